@@ -1,0 +1,43 @@
+# The two commands a reader needs: `make book` and `make test`.
+# Both create .venv from requirements.txt once; with nothing changed, nothing is reinstalled.
+
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV   := .venv
+PY     := $(VENV)/bin/python
+READY  := $(VENV)/.installed
+BUILD  := _build
+
+# Quieter TensorFlow logs while chapters execute (the chapters also work without it).
+export TF_CPP_MIN_LOG_LEVEL := 2
+
+.PHONY: book test setup sync clean help
+.DEFAULT_GOAL := help
+
+help:
+	@echo "make book   build the HTML site (executes every chapter) into $(BUILD)/html"
+	@echo "make test   unit tests, pairing and toc checks, every chapter under nbval, and the strict build"
+	@echo "make sync   re-pair chapters/*.md with chapters/*.ipynb after editing (jupytext --sync)"
+	@echo "make clean  remove the build folder (keeps .venv)"
+
+setup: $(READY)
+
+# The stamp is newer than requirements.txt and pyproject.toml once both are installed.
+$(READY): requirements.txt pyproject.toml
+	@$(PYTHON) -c 'import sys; v = sys.version_info[:2]; sys.exit(0 if v == (3, 11) else "Python 3.11 is required, found %d.%d (set PYTHON=/path/to/python3.11)" % v)'
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --disable-pip-version-check -q -r requirements.txt
+	$(PY) -m pip install --disable-pip-version-check -q --no-deps --no-build-isolation -e .
+	touch $(READY)
+
+book: $(READY)
+	$(VENV)/bin/jupyter-book build . --warningiserror --nitpick --keep-going
+	@echo "The site is at $(CURDIR)/$(BUILD)/html/index.html"
+
+test: $(READY)
+	$(PY) -m pytest -n 2 --dist loadscope --nbval-lax tests $$($(PY) tests/toc.py --notebooks)
+
+sync: $(READY)
+	$(VENV)/bin/jupytext --sync chapters/*.md
+
+clean:
+	rm -rf $(BUILD)

@@ -1,0 +1,37 @@
+"""rnnbook: the small library behind the book *Outputs versus states*.
+
+* :mod:`rnnbook.reference` — a NumPy forward pass for the Elman RNN, LSTM and GRU
+  that returns both the per-step outputs and the final state of a padded batch;
+* :mod:`rnnbook.padding` — masks from lengths and the last valid step;
+* :mod:`rnnbook.plotting` — the heat-map figure of outputs beside the final state;
+* :mod:`rnnbook.checks` — the input checks behind the clear error messages.
+"""
+
+from .padding import gather_last_valid, mask_from_lengths
+from .reference import (
+    GRUWeights,
+    LSTMWeights,
+    RNNWeights,
+    gru_forward,
+    lstm_forward,
+    random_gru_weights,
+    random_lstm_weights,
+    random_rnn_weights,
+    rnn_forward,
+    sigmoid,
+)
+
+__all__ = [
+    "GRUWeights",
+    "LSTMWeights",
+    "RNNWeights",
+    "gather_last_valid",
+    "gru_forward",
+    "lstm_forward",
+    "mask_from_lengths",
+    "random_gru_weights",
+    "random_lstm_weights",
+    "random_rnn_weights",
+    "rnn_forward",
+    "sigmoid",
+]
