@@ -10,12 +10,13 @@ BUILD  := _build
 # Quieter TensorFlow logs while chapters execute (the chapters also work without it).
 export TF_CPP_MIN_LOG_LEVEL := 2
 
-.PHONY: book test setup sync clean help
+.PHONY: book test bench setup sync clean help
 .DEFAULT_GOAL := help
 
 help:
 	@echo "make book   build the HTML site (executes every chapter) into $(BUILD)/html"
 	@echo "make test   unit tests, pairing and toc checks, every chapter under nbval, and the strict build"
+	@echo "make bench  time and peak memory of every chapter against its imports-only floor; fails over budget"
 	@echo "make sync   re-pair chapters/*.md with chapters/*.ipynb after editing (jupytext --sync)"
 	@echo "make clean  remove the build folder (keeps .venv)"
 
@@ -35,6 +36,9 @@ book: $(READY)
 
 test: $(READY)
 	$(PY) -m pytest -n 2 --dist loadscope --nbval-lax tests $$($(PY) tests/toc.py --notebooks)
+
+bench: $(READY)
+	$(PY) -m rnnbook.bench --root . --out $(BUILD)/bench
 
 sync: $(READY)
 	$(VENV)/bin/jupytext --sync chapters/*.md

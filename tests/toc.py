@@ -1,4 +1,4 @@
-"""The chapters the book is made of, read from _toc.yml (the single list of chapters).
+"""The chapters the book is made of, read from _toc.yml by rnnbook.toc.
 
 ``python tests/toc.py --notebooks`` prints the paired .ipynb of every chapter in
 the toc: the Makefile hands that list to nbval, so a chapter is tested the
@@ -10,34 +10,20 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-import yaml
+from rnnbook import toc as _toc
 
 ROOT = Path(__file__).resolve().parent.parent
 CHAPTERS = ROOT / "chapters"
 
 
-def _files(entries):
-    for entry in entries or []:
-        if "file" in entry:
-            yield entry["file"]
-        yield from _files(entry.get("sections"))
-        for part in entry.get("parts", []):
-            yield from _files(part.get("chapters"))
-
-
 def toc_files() -> list[str]:
     """Every document in _toc.yml (root included), as paths without suffix, relative to the root."""
-    toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
-    files = [toc["root"]]
-    files += _files(toc.get("chapters"))
-    for part in toc.get("parts", []):
-        files += _files(part.get("chapters"))
-    return [str(Path(f).with_suffix("")) if Path(f).suffix in {".md", ".ipynb"} else f for f in files]
+    return _toc.toc_files(ROOT)
 
 
 def toc_chapters() -> list[Path]:
     """The chapter sources (chapters/*.md) that the toc lists, in toc order."""
-    return [ROOT / f"{f}.md" for f in toc_files() if f.startswith("chapters/")]
+    return _toc.toc_chapters(ROOT)
 
 
 def chapter_files() -> list[Path]:

@@ -1,0 +1,162 @@
+"""Measure what each chapter costs, next to its floor, and enforce the budgets.
+
+``python -m rnnbook.bench [--out _build/bench]`` executes every chapter listed in
+``_toc.yml`` in a fresh kernel, one at a time, and records
+
+* ``seconds``: wall time from kernel start to the last cell's end;
+* ``peak_mb``: the kernel's peak resident set (``ru_maxrss`` of the kernel process,
+  plus that of any child process it waited for), read inside the kernel at the end;
+
+and the same two numbers for the chapter's **floor**: a notebook that only starts a
+kernel and runs the chapter's own top-level ``import`` lines (and the ``os.environ``
+lines before them, which choose the Keras flavour). The difference is what the
+chapter's own work costs.
+
+Budgets (exit status 1 when one is exceeded): peak memory under 1.5 GB per chapter
+(Binder gives 2 GB), and time under ``2 × floor + 20 s``. Writes ``bench.csv``,
+``bench.json`` and ``bench.png`` into the output folder.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import os
+import re
+import sys
+import time
+from pathlib import Path
+
+import jupytext
+import nbformat
+from nbclient import NotebookClient
+
+from .toc import toc_chapters
+
+PEAK_MB_BUDGET = 1500.0
+TIME_FACTOR, TIME_SLACK_S = 2.0, 20.0
+
+_SETUP_LINE = re.compile(r"^(import \S|from \S+ import |os\.environ(\[|\.setdefault\())")
+_PEAK_CELL = (
+    "import resource as _r, json as _j\n"
+    "print('BENCH_PEAK_KB', _j.dumps([_r.getrusage(_r.RUSAGE_SELF).ru_maxrss,"
+    " _r.getrusage(_r.RUSAGE_CHILDREN).ru_maxrss]))"
+)
+
+
+def floor_source(notebook) -> str:
+    """The chapter's top-level import and ``os.environ`` lines, in chapter order, as one cell."""
+    lines = []
+    for cell in notebook.cells:
+        if cell.cell_type != "code":
+            continue
+        for line in cell.source.splitlines():
+            multi_line = line.rstrip().endswith(("(", "\\"))  # the floor keeps one-line statements
+            if _SETUP_LINE.match(line) and not multi_line and line not in lines:
+                lines.append(line)
+    return "\n".join(lines) or "pass"
+
+
+def run_notebook(notebook, cwd: Path, timeout: int = 600) -> dict:
+    """Execute ``notebook`` in a fresh kernel; return its wall seconds and peak MB."""
+    notebook = nbformat.from_dict(notebook)  # a copy
+    notebook.cells.append(nbformat.v4.new_code_cell(_PEAK_CELL))
+    client = NotebookClient(notebook, timeout=timeout, kernel_name="python3", resources={"metadata": {"path": str(cwd)}})
+    start = time.perf_counter()
+    client.execute()
+    seconds = time.perf_counter() - start
+    text = "".join(o.get("text", "") for o in notebook.cells[-1].outputs if o.get("output_type") == "stream")
+    self_kb, children_kb = json.loads(text.split("BENCH_PEAK_KB", 1)[1])
+    return {"seconds": seconds, "peak_mb": max(self_kb, children_kb) / 1024.0}
+
+
+def bench(root: Path) -> list[dict]:
+    """One row per chapter in the toc: chapter, seconds, floor_seconds, ratio, peak_mb, floor_mb, within_budget."""
+    rows = []
+    for md in toc_chapters(root):
+        chapter = jupytext.read(md)
+        floor = nbformat.v4.new_notebook(metadata=chapter.metadata)
+        floor.cells.append(nbformat.v4.new_code_cell(floor_source(chapter)))
+        floor_run = run_notebook(floor, md.parent)
+        chapter_run = run_notebook(chapter, md.parent)
+        time_budget = TIME_FACTOR * floor_run["seconds"] + TIME_SLACK_S
+        row = {
+            "chapter": md.stem,
+            "seconds": round(chapter_run["seconds"], 2),
+            "floor_seconds": round(floor_run["seconds"], 2),
+            "ratio": round(chapter_run["seconds"] / floor_run["seconds"], 2),
+            "time_budget_seconds": round(time_budget, 2),
+            "peak_mb": round(chapter_run["peak_mb"], 1),
+            "floor_mb": round(floor_run["peak_mb"], 1),
+        }
+        row["within_budget"] = bool(chapter_run["seconds"] <= time_budget and chapter_run["peak_mb"] <= PEAK_MB_BUDGET)
+        rows.append(row)
+        print(_format_row(row), flush=True)
+    return rows
+
+
+_COLUMNS = ["chapter", "seconds", "floor_seconds", "ratio", "time_budget_seconds", "peak_mb", "floor_mb", "within_budget"]
+_WIDTHS = [40, 8, 14, 6, 20, 8, 9, 13]
+
+
+def _format_row(row: dict) -> str:
+    return "".join(str(row[c]).ljust(w) for c, w in zip(_COLUMNS, _WIDTHS))
+
+
+def write_reports(rows: list[dict], out: Path) -> None:
+    """``bench.csv``, ``bench.json`` and ``bench.png`` (time and memory per chapter, with the floor and budgets)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    out.mkdir(parents=True, exist_ok=True)
+    with open(out / "bench.csv", "w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=_COLUMNS)
+        writer.writeheader()
+        writer.writerows(rows)
+    (out / "bench.json").write_text(json.dumps(rows, indent=2))
+
+    names = [r["chapter"] for r in rows]
+    y = range(len(rows))
+    fig, (ax_t, ax_m) = plt.subplots(1, 2, figsize=(11, 0.5 * len(rows) + 1.8), layout="constrained", sharey=True)
+    ax_t.barh(y, [r["seconds"] for r in rows], color="tab:blue", label="chapter")
+    ax_t.barh(y, [r["floor_seconds"] for r in rows], color="tab:gray", alpha=0.7, label="floor (imports only)")
+    ax_t.scatter([r["time_budget_seconds"] for r in rows], y, marker="|", s=300, color="tab:red", label="budget")
+    ax_t.set_yticks(list(y), names)
+    ax_t.invert_yaxis()
+    ax_t.set_xlabel("wall time (s)")
+    ax_t.legend(loc="lower right", fontsize=8)
+    ax_m.barh(y, [r["peak_mb"] for r in rows], color="tab:green", label="chapter")
+    ax_m.barh(y, [r["floor_mb"] for r in rows], color="tab:gray", alpha=0.7, label="floor (imports only)")
+    ax_m.axvline(PEAK_MB_BUDGET, color="tab:red", label="budget")
+    ax_m.set_xlabel("peak resident memory of the kernel (MB)")
+    ax_m.legend(loc="lower right", fontsize=8)
+    fig.suptitle("Cost of each chapter, executed alone in a fresh kernel")
+    fig.savefig(out / "bench.png", dpi=100)
+    plt.close(fig)
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--root", type=Path, default=Path.cwd(), help="the book's root (with _toc.yml)")
+    parser.add_argument("--out", type=Path, default=None, help="report folder (default: ROOT/_build/bench)")
+    args = parser.parse_args(argv)
+    out = args.out or args.root / "_build" / "bench"
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    print(_format_row({c: c for c in _COLUMNS}))
+    rows = bench(args.root)
+    write_reports(rows, out)
+    over = [r["chapter"] for r in rows if not r["within_budget"]]
+    print(f"\nReports: {out / 'bench.csv'}, {out / 'bench.json'}, {out / 'bench.png'}")
+    print(f"Budgets: peak < {PEAK_MB_BUDGET:.0f} MB; time < {TIME_FACTOR:g} x floor + {TIME_SLACK_S:g} s.")
+    if over:
+        print(f"OVER BUDGET: {', '.join(over)}")
+        return 1
+    print("All chapters are within budget.")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
