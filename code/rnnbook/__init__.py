@@ -4,9 +4,24 @@
   that returns both the per-step outputs and the final state of a padded batch;
 * :mod:`rnnbook.padding` — masks from lengths and the last valid step;
 * :mod:`rnnbook.plotting` — the heat-map figure of outputs beside the final state;
+* :mod:`rnnbook.convert` — LSTM and GRU weights between the reference layout, PyTorch, Keras and TF1;
 * :mod:`rnnbook.checks` — the input checks behind the clear error messages.
 """
 
+from .convert import (
+    gru_from_keras,
+    gru_from_tf1,
+    gru_from_torch,
+    gru_to_keras,
+    gru_to_tf1,
+    gru_to_torch,
+    lstm_from_keras,
+    lstm_from_tf1,
+    lstm_from_torch,
+    lstm_to_keras,
+    lstm_to_tf1,
+    lstm_to_torch,
+)
 from .padding import gather_last_valid, mask_from_lengths
 from .reference import (
     GRUWeights,
@@ -27,7 +42,19 @@ __all__ = [
     "RNNWeights",
     "gather_last_valid",
     "gru_forward",
+    "gru_from_keras",
+    "gru_from_tf1",
+    "gru_from_torch",
+    "gru_to_keras",
+    "gru_to_tf1",
+    "gru_to_torch",
     "lstm_forward",
+    "lstm_from_keras",
+    "lstm_from_tf1",
+    "lstm_from_torch",
+    "lstm_to_keras",
+    "lstm_to_tf1",
+    "lstm_to_torch",
     "mask_from_lengths",
     "random_gru_weights",
     "random_lstm_weights",
