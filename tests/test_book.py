@@ -1,11 +1,6 @@
-"""Checks of the book as a whole: the toc, the .md/.ipynb pairs, and the strict HTML build."""
+"""Checks of the book as a whole: the toc and the .md/.ipynb pairs (the strict HTML build is in test_site.py)."""
 
 from __future__ import annotations
-
-import os
-import subprocess
-import sys
-from pathlib import Path
 
 import jupytext
 import nbformat
@@ -61,14 +56,3 @@ def test_committed_notebook_has_no_outputs(md):
     dirty = [i for i, c in enumerate(notebook.cells) if c.cell_type == "code" and (c.outputs or c.execution_count)]
     assert not dirty, f"{ipynb.name}: cells {dirty} carry outputs; run `make sync` from the .md"
 
-
-def test_the_book_builds_without_warnings():
-    """The HTML build with warnings as errors and cell errors failing (the same command as `make book`)."""
-    jupyter_book = Path(sys.executable).parent / "jupyter-book"
-    result = subprocess.run(
-        [str(jupyter_book), "build", str(ROOT), "--warningiserror", "--nitpick", "--keep-going"],
-        capture_output=True, text=True, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"},
-    )
-    log = (result.stdout + result.stderr)[-6000:]
-    assert result.returncode == 0, f"jupyter-book build failed:\n{log}"
-    assert (ROOT / "_build" / "html" / "index.html").exists(), f"no index.html was written:\n{log}"
