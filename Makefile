@@ -10,13 +10,14 @@ BUILD  := _build
 # Quieter TensorFlow logs while chapters execute (the chapters also work without it).
 export TF_CPP_MIN_LOG_LEVEL := 2
 
-.PHONY: book test bench setup sync clean help
+.PHONY: book test bench assignments setup sync clean help
 .DEFAULT_GOAL := help
 
 help:
 	@echo "make book   build the HTML site (executes every chapter) into $(BUILD)/html"
 	@echo "make test   unit tests, pairing and toc checks, every chapter under nbval, and the strict build"
 	@echo "make bench  time and peak memory of every chapter against its imports-only floor; fails over budget"
+	@echo "make assignments  student notebooks (answers replaced by stubs, checks kept) into $(BUILD)/assignments"
 	@echo "make sync   re-pair chapters/*.md with chapters/*.ipynb after editing (jupytext --sync)"
 	@echo "make clean  remove the build folder (keeps .venv)"
 
@@ -39,6 +40,11 @@ test: $(READY)
 
 bench: $(READY)
 	$(PY) -m rnnbook.bench --root . --out $(BUILD)/bench
+
+# Rewritten from scratch each time, so a chapter removed from _toc.yml leaves no stale notebook.
+assignments: $(READY)
+	rm -rf $(BUILD)/assignments
+	$(PY) -m rnnbook.assignments $(BUILD)/assignments
 
 sync: $(READY)
 	$(VENV)/bin/jupytext --sync chapters/*.md

@@ -4,8 +4,8 @@
 ``_toc.yml`` in a fresh kernel, one at a time, and records
 
 * ``seconds``: wall time from kernel start to the last cell's end;
-* ``peak_mb``: the kernel's peak resident set (``ru_maxrss`` of the kernel process,
-  plus that of any child process it waited for), read inside the kernel at the end;
+* ``peak_mb``: the kernel's peak resident memory (its own high-water mark, or the
+  sampled memory of the kernel with its child processes, whichever is larger);
 
 and the same two numbers for the chapter's **floor**: a notebook that only starts a
 kernel and runs the chapter's own top-level ``import`` lines (and the ``os.environ``
@@ -25,11 +25,13 @@ import json
 import os
 import re
 import sys
+import threading
 import time
 from pathlib import Path
 
 import jupytext
 import nbformat
+import psutil
 from nbclient import NotebookClient
 
 from .toc import toc_chapters
@@ -38,11 +40,36 @@ PEAK_MB_BUDGET = 1500.0
 TIME_FACTOR, TIME_SLACK_S = 2.0, 20.0
 
 _SETUP_LINE = re.compile(r"^(import \S|from \S+ import |os\.environ(\[|\.setdefault\())")
-_PEAK_CELL = (
-    "import resource as _r, json as _j\n"
-    "print('BENCH_PEAK_KB', _j.dumps([_r.getrusage(_r.RUSAGE_SELF).ru_maxrss,"
-    " _r.getrusage(_r.RUSAGE_CHILDREN).ru_maxrss]))"
-)
+_PEAK_CELL = "print('BENCH_VMHWM', open('/proc/self/status').read().split('VmHWM:')[1].split()[0])"
+
+
+class _TreeSampler(threading.Thread):
+    """Samples the resident memory of a process and all its descendants every ``interval`` s."""
+
+    def __init__(self, pid: int, interval: float = 0.05):
+        super().__init__(daemon=True)
+        self.process, self.interval, self.peak_bytes = psutil.Process(pid), interval, 0
+        self._stop_event = threading.Event()
+
+    def run(self):
+        while not self._stop_event.is_set():
+            total = 0
+            try:
+                tree = [self.process, *self.process.children(recursive=True)]
+            except psutil.Error:
+                return
+            for proc in tree:
+                try:
+                    total += proc.memory_info().rss
+                except psutil.Error:
+                    pass
+            self.peak_bytes = max(self.peak_bytes, total)
+            self._stop_event.wait(self.interval)
+
+    def stop(self) -> int:
+        self._stop_event.set()
+        self.join()
+        return self.peak_bytes
 
 
 def floor_source(notebook) -> str:
@@ -59,16 +86,29 @@ def floor_source(notebook) -> str:
 
 
 def run_notebook(notebook, cwd: Path, timeout: int = 600) -> dict:
-    """Execute ``notebook`` in a fresh kernel; return its wall seconds and peak MB."""
+    """Execute ``notebook`` in a fresh kernel; return its wall seconds and peak MB.
+
+    The peak is the larger of the kernel's own high-water mark (``VmHWM``, exact) and the
+    sampled resident memory of the kernel with its child processes (a chapter that starts a
+    subprocess pays for both at once). ``ru_maxrss`` is not used: on Linux it survives
+    ``exec``, so a kernel launched from a large process would report that process's size.
+    """
     notebook = nbformat.from_dict(notebook)  # a copy
     notebook.cells.append(nbformat.v4.new_code_cell(_PEAK_CELL))
     client = NotebookClient(notebook, timeout=timeout, kernel_name="python3", resources={"metadata": {"path": str(cwd)}})
     start = time.perf_counter()
-    client.execute()
+    with client.setup_kernel():
+        sampler = _TreeSampler(client.km.provisioner.pid)
+        sampler.start()
+        try:
+            for index, cell in enumerate(notebook.cells):
+                client.execute_cell(cell, index)
+        finally:
+            tree_peak = sampler.stop()
     seconds = time.perf_counter() - start
     text = "".join(o.get("text", "") for o in notebook.cells[-1].outputs if o.get("output_type") == "stream")
-    self_kb, children_kb = json.loads(text.split("BENCH_PEAK_KB", 1)[1])
-    return {"seconds": seconds, "peak_mb": max(self_kb, children_kb) / 1024.0}
+    kernel_peak_kb = int(text.split("BENCH_VMHWM", 1)[1].split()[0])
+    return {"seconds": seconds, "peak_mb": max(kernel_peak_kb * 1024, tree_peak) / 2**20}
 
 
 def bench(root: Path) -> list[dict]:
