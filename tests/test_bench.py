@@ -20,12 +20,16 @@ def _chapter(*sources):
 def test_floor_keeps_imports_and_environment_lines_in_chapter_order():
     notebook = _chapter(
         'import os\nos.environ["TF_USE_LEGACY_KERAS"] = "1"\nimport numpy as np\nx = np.zeros(3)',
-        "from rnnbook import (\n    rnn_forward,\n)\nimport numpy as np\n    import json\nfrom math import pi",
+        "from rnnbook import (rnn_forward,\n    lstm_forward)\nimport numpy as np\ndef f():\n    import json\n"
+        "%matplotlib inline\nfrom math import pi",
+        "this is not python (",
     )
     assert bench.floor_source(notebook).splitlines() == [
         "import os",
         'os.environ["TF_USE_LEGACY_KERAS"] = "1"',
         "import numpy as np",
+        "from rnnbook import (rnn_forward,",
+        "    lstm_forward)",
         "from math import pi",
     ]
     assert bench.floor_source(_chapter("x = 1")) == "pass"

@@ -20,10 +20,10 @@ Budgets (exit status 1 when one is exceeded): peak memory under 1.5 GB per chapt
 from __future__ import annotations
 
 import argparse
+import ast
 import csv
 import json
 import os
-import re
 import sys
 import threading
 import time
@@ -39,7 +39,6 @@ from .toc import toc_chapters
 PEAK_MB_BUDGET = 1500.0
 TIME_FACTOR, TIME_SLACK_S = 2.0, 20.0
 
-_SETUP_LINE = re.compile(r"^(import \S|from \S+ import |os\.environ(\[|\.setdefault\())")
 _PEAK_CELL = "print('BENCH_VMHWM', open('/proc/self/status').read().split('VmHWM:')[1].split()[0])"
 
 
@@ -72,17 +71,30 @@ class _TreeSampler(threading.Thread):
         return self.peak_bytes
 
 
+def _is_setup(statement: ast.stmt) -> bool:
+    """An import, or a statement that sets ``os.environ`` (it may choose the Keras flavour)."""
+    if isinstance(statement, (ast.Import, ast.ImportFrom)):
+        return True
+    text = ast.unparse(statement)
+    return text.startswith(("os.environ[", "os.environ.setdefault(", "os.environ.update("))
+
+
 def floor_source(notebook) -> str:
-    """The chapter's top-level import and ``os.environ`` lines, in chapter order, as one cell."""
-    lines = []
+    """The chapter's top-level imports and ``os.environ`` settings, in chapter order, as one cell."""
+    statements = []
     for cell in notebook.cells:
         if cell.cell_type != "code":
             continue
-        for line in cell.source.splitlines():
-            multi_line = line.rstrip().endswith(("(", "\\"))  # the floor keeps one-line statements
-            if _SETUP_LINE.match(line) and not multi_line and line not in lines:
-                lines.append(line)
-    return "\n".join(lines) or "pass"
+        python = "\n".join(line for line in cell.source.splitlines() if not line.lstrip().startswith(("%", "!")))
+        try:
+            tree = ast.parse(python)
+        except SyntaxError:
+            continue  # not Python (a magic the filter missed): nothing to import from it
+        for statement in tree.body:
+            text = ast.get_source_segment(python, statement)
+            if _is_setup(statement) and text not in statements:
+                statements.append(text)
+    return "\n".join(statements) or "pass"
 
 
 def run_notebook(notebook, cwd: Path, timeout: int = 600) -> dict:
