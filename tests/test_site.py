@@ -70,6 +70,15 @@ def test_the_book_builds_without_warnings(build):
 
 # --------------------------------------------------------------------------- no browser needed
 
+@pytest.mark.parametrize("page", ["chapters/90_cheat_sheet", "chapters/05_one_set_of_weights_three_frameworks"])
+def test_framework_tabs_are_on_the_cross_framework_pages(build, page):
+    """Issue 9: synced TensorFlow 1 / Keras / PyTorch tabs at least on the cheat sheet and in chapter 5."""
+    html = (HTML / f"{page}.html").read_text()
+    for sync_id in ("tf1", "keras", "torch"):
+        assert f'data-sync-id="{sync_id}"' in html, f"{page}: no synced '{sync_id}' tab"
+    assert 'data-sync-group="framework"' in html, f"{page}: the tabs are not in the 'framework' sync group"
+
+
 def _requirement_lines(path: Path) -> list[str]:
     lines = [line.split("#", 1)[0].strip() for line in path.read_text().splitlines()]
     return [line for line in lines if line]
