@@ -333,9 +333,13 @@ def test_tf1_inputs_are_checked(lstm, gru_before, gru_after):
     tf1 = lstm_to_tf1(lstm, forget_bias=1.0)
     with pytest.raises(TypeError):  # forget_bias has no default: it must be given
         lstm_from_tf1(tf1)
-    for bad in (float("nan"), "1.0", None):
+    for bad in (float("nan"), float("inf"), "1.0", None, True):
         with pytest.raises(ValueError, match="forget_bias must be a finite number"):
             lstm_from_tf1(tf1, forget_bias=bad)
+        with pytest.raises(ValueError, match="forget_bias must be a finite number"):
+            lstm_to_tf1(lstm, forget_bias=bad)
+    np.testing.assert_array_equal(  # a NumPy scalar is a number like any other
+        lstm_to_tf1(lstm, forget_bias=np.float32(1.0))["bias"], tf1["bias"])
     with pytest.raises(ValueError, match=r"kernel must have shape \(D \+ H, 12\) with D >= 1"):
         lstm_from_tf1({**tf1, "kernel": tf1["kernel"][D:]}, forget_bias=1.0)
     with pytest.raises(ValueError, match=r"4 gates i, j, f, o"):

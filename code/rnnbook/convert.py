@@ -129,7 +129,9 @@ def _keras_list(weights):
 
 
 def _forget(forget_bias):
-    if not isinstance(forget_bias, numbers.Real) or not np.isfinite(forget_bias):
+    # bool is a numbers.Real in Python; forget_bias=True is almost surely a mistake, so refuse it
+    if isinstance(forget_bias, (bool, np.bool_)) or not isinstance(forget_bias, numbers.Real) \
+            or not np.isfinite(forget_bias):
         raise ValueError(f"forget_bias must be a finite number (LSTMCell's default is 1.0); got {forget_bias!r}")
     return forget_bias
 
