@@ -156,6 +156,18 @@ def _blocks(matrix, gates, axis=-1):
     return np.split(np.asarray(matrix), gates, axis=axis)
 
 
+def _read_torch(state_dict, suffix, gates):
+    """The four ``nn.LSTM``/``nn.GRU`` arrays, checked: ``(w_ih (G*H, D), w_hh (G*H, H), b_ih, b_hh)``."""
+    names = [k + suffix for k in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")]
+    w_ih, w_hh, b_ih, b_hh = (_get(state_dict, name) for name in names)
+    units = _units_from(names[1], w_hh, gates, rows_are_gates=True)
+    w_ih = _array(names[0], w_ih, 2)
+    _expect(names[0], w_ih, (gates * units, w_ih.shape[1]), gates, f" = ({gates}*H, D) with H = {units}")
+    b_ih = _expect(names[2], _array(names[2], b_ih, 1), (gates * units,), gates)
+    b_hh = _expect(names[3], _array(names[3], b_hh, 1), (gates * units,), gates)
+    return w_ih, np.asarray(w_hh), b_ih, b_hh
+
+
 def lstm_from_torch(state_dict, suffix: str = "_l0") -> LSTMWeights:
     """PyTorch ``nn.LSTM`` arrays -> :class:`LSTMWeights`.
 
@@ -163,13 +175,8 @@ def lstm_from_torch(state_dict, suffix: str = "_l0") -> LSTMWeights:
     ``bias_ih{suffix}`` and ``bias_hh{suffix}`` (4H,) to arrays (or CPU tensors).
     Both orders are ``i, f, g, o``, so this transposes and adds the two biases.
     """
-    w_ih, w_hh, b_ih, b_hh = (_get(state_dict, k + suffix) for k in ("weight_ih", "weight_hh", "bias_ih", "bias_hh"))
-    units = _units_from("weight_hh" + suffix, w_hh, 4, rows_are_gates=True)
-    w_ih = _array("weight_ih" + suffix, w_ih, 2)
-    _expect("weight_ih" + suffix, w_ih, (4 * units, w_ih.shape[1]), 4, f" = (4*H, D) with H = {units}")
-    b_ih = _expect("bias_ih" + suffix, _array("bias_ih" + suffix, b_ih, 1), (4 * units,), 4)
-    b_hh = _expect("bias_hh" + suffix, _array("bias_hh" + suffix, b_hh, 1), (4 * units,), 4)
-    return LSTMWeights(w_ih.T.copy(), np.asarray(w_hh).T.copy(), b_ih + b_hh)
+    w_ih, w_hh, b_ih, b_hh = _read_torch(state_dict, suffix, 4)
+    return LSTMWeights(w_ih.T.copy(), w_hh.T.copy(), b_ih + b_hh)
 
 
 def lstm_to_torch(weights: LSTMWeights, suffix: str = "_l0") -> dict:
@@ -252,15 +259,8 @@ def gru_from_torch(state_dict, suffix: str = "_l0") -> GRUWeights:
     ``weight_ih`` (3H, D), ``weight_hh`` (3H, H), ``bias_ih``/``bias_hh`` (3H,). Exact:
     a transpose and a reorder, both biases kept.
     """
-    w_ih, w_hh, b_ih, b_hh = (_get(state_dict, k + suffix) for k in ("weight_ih", "weight_hh", "bias_ih", "bias_hh"))
-    units = _units_from("weight_hh" + suffix, w_hh, 3, rows_are_gates=True)
-    w_ih = _array("weight_ih" + suffix, w_ih, 2)
-    _expect("weight_ih" + suffix, w_ih, (3 * units, w_ih.shape[1]), 3, f" = (3*H, D) with H = {units}")
-    b_ih = _expect("bias_ih" + suffix, _array("bias_ih" + suffix, b_ih, 1), (3 * units,), 3)
-    b_hh = _expect("bias_hh" + suffix, _array("bias_hh" + suffix, b_hh, 1), (3 * units,), 3)
-    return GRUWeights(
-        _swap_first_two(w_ih.T), _swap_first_two(np.asarray(w_hh).T), _swap_first_two(b_ih), _swap_first_two(b_hh), True
-    )
+    w_ih, w_hh, b_ih, b_hh = _read_torch(state_dict, suffix, 3)
+    return GRUWeights(_swap_first_two(w_ih.T), _swap_first_two(w_hh.T), _swap_first_two(b_ih), _swap_first_two(b_hh), True)
 
 
 def gru_to_torch(weights: GRUWeights, suffix: str = "_l0") -> dict:
