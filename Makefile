@@ -10,14 +10,19 @@ BUILD  := _build
 # Quieter TensorFlow logs while chapters execute (the chapters also work without it).
 export TF_CPP_MIN_LOG_LEVEL := 2
 
-.PHONY: book test bench assignments setup sync clean help
+# The book's machinery (code/booktools) is not installed: it runs from the checkout.
+TOOLS  := PYTHONPATH=$(CURDIR)/code $(PY)
+
+.PHONY: book test bench mutants assignments format setup sync clean help
 .DEFAULT_GOAL := help
 
 help:
 	@echo "make book   build the HTML site (executes every chapter) into $(BUILD)/html"
 	@echo "make test   unit tests, pairing and toc checks, every chapter under nbval, and the strict build"
 	@echo "make bench  time and peak memory of every chapter against its imports-only floor; fails over budget"
+	@echo "make mutants  run the mutation catalog (tests/mutants/): every mutant must fail its chapter"
 	@echo "make assignments  student notebooks (answers replaced by stubs, checks kept) into $(BUILD)/assignments"
+	@echo "make format reformat the chapters' code, code/ and tests/ to 79 characters (ruff)"
 	@echo "make sync   re-pair chapters/*.md with chapters/*.ipynb after editing (jupytext --sync)"
 	@echo "make clean  remove the build folder (keeps .venv)"
 
@@ -39,12 +44,21 @@ test: $(READY)
 	$(PY) -m pytest -n 2 --dist loadscope --nbval-lax tests $$($(PY) tests/toc.py --notebooks)
 
 bench: $(READY)
-	$(PY) -m rnnbook.bench --root . --out $(BUILD)/bench
+	$(TOOLS) -m booktools.bench --root . --out $(BUILD)/bench
 
 # Rewritten from scratch each time, so a chapter removed from _toc.yml leaves no stale notebook.
 assignments: $(READY)
 	rm -rf $(BUILD)/assignments
-	$(PY) -m rnnbook.assignments $(BUILD)/assignments
+	$(TOOLS) -m booktools.assignments $(BUILD)/assignments
+
+# Each mutant runs its chapter only up to the cell that must fail (see code/booktools/mutants.py).
+mutants: $(READY)
+	$(TOOLS) -m booktools.mutants --root . --jobs 2 --out $(BUILD)/mutants
+
+format: $(READY)
+	$(VENV)/bin/ruff format code tests
+	PATH=$(CURDIR)/$(VENV)/bin:$$PATH $(VENV)/bin/jupytext --pipe "ruff format {}" chapters/*.md
+	$(VENV)/bin/jupytext --sync chapters/*.md
 
 sync: $(READY)
 	$(VENV)/bin/jupytext --sync chapters/*.md

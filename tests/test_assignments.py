@@ -1,4 +1,4 @@
-"""The student notebooks (``python -m rnnbook.assignments``) and the proof that the checks grade.
+"""The student notebooks (``python -m booktools.assignments``) and the proof that the checks grade.
 
 Three parts:
 
@@ -26,7 +26,7 @@ import jupytext
 import nbformat
 import pytest
 
-from rnnbook import assignments as A
+from booktools import assignments as A
 from toc import ROOT
 
 CHAPTERS = A.toc_chapters(ROOT)
@@ -91,7 +91,9 @@ Text after the exercise stays.
 
 
 def test_markers_inside_a_def_keep_the_def_and_stub_the_body():
-    student, exercises = A.student_notebook(chapter(EXERCISE_IN_DEF), "synthetic.md")
+    student, exercises = A.student_notebook(
+        chapter(EXERCISE_IN_DEF), "synthetic.md"
+    )
     text = sources(student)
     assert [e.label for e in exercises] == ["ex-99-last"]
     solution = student.cells[exercises[0].solution_cells[0]]
@@ -105,32 +107,62 @@ def test_markers_inside_a_def_keep_the_def_and_stub_the_body():
     assert check.metadata.tags == ["check"]
     assert "picked" not in text and "SOLUTION" not in text
     # the prose of the solution and its directives are gone; the rest stays
-    assert "zebra-unicorn" not in text and "solution-start" not in text and "solution-end" not in text
-    for kept in ("Some prose that stays.", ":label: ex-99-last", "Text after the exercise stays.", "# A chapter"):
+    assert (
+        "zebra-unicorn" not in text
+        and "solution-start" not in text
+        and "solution-end" not in text
+    )
+    for kept in (
+        "Some prose that stays.",
+        ":label: ex-99-last",
+        "Text after the exercise stays.",
+        "# A chapter",
+    ):
         assert kept in text
 
 
 def test_nbgrader_metadata_and_no_outputs():
-    student, (exercise,) = A.student_notebook(chapter(EXERCISE_IN_DEF), "synthetic.md")
+    student, (exercise,) = A.student_notebook(
+        chapter(EXERCISE_IN_DEF), "synthetic.md"
+    )
     assert student.cells[exercise.solution_cells[0]].metadata.nbgrader == {
-        "grade": False, "grade_id": "ex-99-last", "locked": False, "schema_version": 3, "solution": True,
+        "grade": False,
+        "grade_id": "ex-99-last",
+        "locked": False,
+        "schema_version": 3,
+        "solution": True,
         "task": False,
     }
     assert student.cells[exercise.check_cells[0]].metadata.nbgrader == {
-        "grade": True, "grade_id": "check-ex-99-last", "locked": True, "points": 1, "schema_version": 3,
-        "solution": False, "task": False,
+        "grade": True,
+        "grade_id": "check-ex-99-last",
+        "locked": True,
+        "points": 1,
+        "schema_version": 3,
+        "solution": False,
+        "task": False,
     }
     graded = [c for c in student.cells if "nbgrader" in c.metadata]
     assert len(graded) == 2  # no other cell is touched
-    assert all(c.outputs == [] and c.execution_count is None for c in student.cells if c.cell_type == "code")
-    assert "jupytext" not in student.metadata  # a student's Jupyter must not pair it with a .md
+    assert all(
+        c.outputs == [] and c.execution_count is None
+        for c in student.cells
+        if c.cell_type == "code"
+    )
+    assert (
+        "jupytext" not in student.metadata
+    )  # a student's Jupyter must not pair it with a .md
     nbformat.validate(student)
 
 
 def test_every_other_cell_is_unchanged():
     source = chapter(EXERCISE_IN_DEF)
     student, _ = A.student_notebook(source, "synthetic.md")
-    untouched = [c.source for c in source.cells if "SOLUTION" not in c.source and "solution" not in c.source]
+    untouched = [
+        c.source
+        for c in source.cells
+        if "SOLUTION" not in c.source and "solution" not in c.source
+    ]
     assert untouched  # the import cell, the check cell
     student_sources = [c.source for c in student.cells]
     for text in untouched:
@@ -188,11 +220,16 @@ def test_top_level_markers_and_indentation():
 
 
 def test_with_solutions_keeps_the_answers_but_not_the_prose():
-    student, (exercise,) = A.student_notebook(chapter(EXERCISE_IN_DEF), "synthetic.md", with_solutions=True)
+    student, (exercise,) = A.student_notebook(
+        chapter(EXERCISE_IN_DEF), "synthetic.md", with_solutions=True
+    )
     solution = student.cells[exercise.solution_cells[0]].source
     assert "### BEGIN SOLUTION" in solution and "picked =" in solution
     assert "zebra-unicorn" not in sources(student)
-    assert student.cells[exercise.solution_cells[0]].metadata.nbgrader["solution"] is True
+    assert (
+        student.cells[exercise.solution_cells[0]].metadata.nbgrader["solution"]
+        is True
+    )
 
 
 def test_yaml_options_gated_exercise_and_several_cells():
@@ -249,8 +286,16 @@ def test_yaml_options_gated_exercise_and_several_cells():
     """
     student, (exercise,) = A.student_notebook(chapter(text), "synthetic.md")
     assert exercise.label == "ex-99-gated"
-    ids = [student.cells[i].metadata.nbgrader["grade_id"] for i in exercise.solution_cells + exercise.check_cells]
-    assert ids == ["ex-99-gated", "ex-99-gated-2", "check-ex-99-gated", "check-ex-99-gated-2"]
+    ids = [
+        student.cells[i].metadata.nbgrader["grade_id"]
+        for i in exercise.solution_cells + exercise.check_cells
+    ]
+    assert ids == [
+        "ex-99-gated",
+        "ex-99-gated-2",
+        "check-ex-99-gated",
+        "check-ex-99-gated-2",
+    ]
     assert "nested-note-inside-the-solution" not in sources(student)
     assert "Between the solution and its checks." in sources(student)
 
@@ -291,35 +336,75 @@ Write f.
 """
 
 
-@pytest.mark.parametrize("code, expected", [
-    ("def f():\n    ### BEGIN SOLUTION\n    return 1", "never closed"),
-    ("def f():\n    return 1\n    ### END SOLUTION", "without a '### BEGIN SOLUTION'"),
-    ("### BEGIN SOLUTION\n### BEGIN SOLUTION\nx = 1\n### END SOLUTION\n### END SOLUTION", "nested"),
-    ("def f():\n    ## BEGIN SOLUTION\n    return 1\n    ## END SOLUTION", "looks like a solution marker"),
-    ("def f():\n    return 1", "has no '### BEGIN SOLUTION'"),
-], ids=["begin-unclosed", "end-alone", "nested", "misspelt", "no-markers"])
+@pytest.mark.parametrize(
+    "code, expected",
+    [
+        ("def f():\n    ### BEGIN SOLUTION\n    return 1", "never closed"),
+        (
+            "def f():\n    return 1\n    ### END SOLUTION",
+            "without a '### BEGIN SOLUTION'",
+        ),
+        (
+            "### BEGIN SOLUTION\n### BEGIN SOLUTION\nx = 1\n### END SOLUTION\n### END SOLUTION",
+            "nested",
+        ),
+        (
+            "def f():\n    ## BEGIN SOLUTION\n    return 1\n    ## END SOLUTION",
+            "looks like a solution marker",
+        ),
+        ("def f():\n    return 1", "has no '### BEGIN SOLUTION'"),
+    ],
+    ids=["begin-unclosed", "end-alone", "nested", "misspelt", "no-markers"],
+)
 def test_bad_markers_are_named(code, expected):
     _broken(_with_solution(code), "ex-99-broken", expected)
 
 
 def test_a_solution_must_be_followed_by_a_check():
-    code = "def f():\n    ### BEGIN SOLUTION\n    return 1\n    ### END SOLUTION"
-    _broken(_with_solution(code, check_tags=""), "ex-99-broken", "not tagged 'check'")
-    _broken(_with_solution(code).rsplit("```{code-cell}", 1)[0], "ex-99-broken", "not followed by a check cell")
+    code = (
+        "def f():\n    ### BEGIN SOLUTION\n    return 1\n    ### END SOLUTION"
+    )
+    _broken(
+        _with_solution(code, check_tags=""),
+        "ex-99-broken",
+        "not tagged 'check'",
+    )
+    _broken(
+        _with_solution(code).rsplit("```{code-cell}", 1)[0],
+        "ex-99-broken",
+        "not followed by a check cell",
+    )
 
 
 def test_an_exercise_needs_a_label_and_a_solution():
     _broken(":::{exercise} No label\n\nText.\n:::\n", "no :label:")
-    _broken(":::{exercise} Alone\n:label: ex-99-alone\n\nText.\n:::\n\nMore text.\n", "ex-99-alone", "has no solution")
-    _broken(":::{exercise} Prose\n:label: ex-99-prose\n:::\n\n:::{solution} ex-99-prose\nThe answer.\n:::\n",
-            "ex-99-prose", "gated")
-    _broken(":::{exercise} Open\n:label: ex-99-open\n:::\n\n:::{solution-start} ex-99-open\n:::\n\n```{code-cell} "
-            "ipython3\n### BEGIN SOLUTION\nx = 1\n### END SOLUTION\n```\n", "ex-99-open", "never closed")
+    _broken(
+        ":::{exercise} Alone\n:label: ex-99-alone\n\nText.\n:::\n\nMore text.\n",
+        "ex-99-alone",
+        "has no solution",
+    )
+    _broken(
+        ":::{exercise} Prose\n:label: ex-99-prose\n:::\n\n:::{solution} ex-99-prose\nThe answer.\n:::\n",
+        "ex-99-prose",
+        "gated",
+    )
+    _broken(
+        ":::{exercise} Open\n:label: ex-99-open\n:::\n\n:::{solution-start} ex-99-open\n:::\n\n```{code-cell} "
+        "ipython3\n### BEGIN SOLUTION\nx = 1\n### END SOLUTION\n```\n",
+        "ex-99-open",
+        "never closed",
+    )
 
 
 def test_markers_and_checks_outside_an_exercise_are_errors():
-    _broken("```{code-cell} ipython3\n### BEGIN SOLUTION\nx = 1\n### END SOLUTION\n```\n", "outside")
-    _broken("```{code-cell} ipython3\n:tags: [check]\n\nassert True\n```\n", "does not follow")
+    _broken(
+        "```{code-cell} ipython3\n### BEGIN SOLUTION\nx = 1\n### END SOLUTION\n```\n",
+        "outside",
+    )
+    _broken(
+        "```{code-cell} ipython3\n:tags: [check]\n\nassert True\n```\n",
+        "does not follow",
+    )
 
 
 def test_no_solution_text_is_left(tmp_path):
@@ -330,13 +415,18 @@ def test_no_solution_text_is_left(tmp_path):
         "      - file: chapters/01_a\n      - file: chapters/02_b.md\n"
     )
     (tmp_path / "chapters" / "01_a.md").write_text(EXERCISE_IN_DEF)
-    (tmp_path / "chapters" / "02_b.md").write_text(EXERCISE_IN_DEF.replace("ex-99-last", "ex-98-last"))
+    (tmp_path / "chapters" / "02_b.md").write_text(
+        EXERCISE_IN_DEF.replace("ex-99-last", "ex-98-last")
+    )
     written = A.write_assignments(tmp_path, tmp_path / "out")
     assert [p.name for p in written] == ["01_a.ipynb", "02_b.ipynb"]
     first = written[0].read_bytes()
     for secret in ("picked", "zebra-unicorn", "BEGIN SOLUTION", "dropdown"):
         assert secret not in first.decode()
-    assert A.write_assignments(tmp_path, tmp_path / "out")[0].read_bytes() == first  # stable output
+    assert (
+        A.write_assignments(tmp_path, tmp_path / "out")[0].read_bytes()
+        == first
+    )  # stable output
     # and the command line does the same
     assert A.main([str(tmp_path / "cli"), "--root", str(tmp_path)]) == 0
     assert (tmp_path / "cli" / "01_a.ipynb").read_bytes() == first
@@ -344,8 +434,12 @@ def test_no_solution_text_is_left(tmp_path):
 
 def test_a_broken_chapter_stops_the_command_with_its_name(tmp_path, capsys):
     (tmp_path / "chapters").mkdir()
-    (tmp_path / "_toc.yml").write_text("format: jb-book\nroot: intro\nchapters:\n  - file: chapters/01_a\n")
-    (tmp_path / "chapters" / "01_a.md").write_text(EXERCISE_IN_DEF.replace("### END SOLUTION", ""))
+    (tmp_path / "_toc.yml").write_text(
+        "format: jb-book\nroot: intro\nchapters:\n  - file: chapters/01_a\n"
+    )
+    (tmp_path / "chapters" / "01_a.md").write_text(
+        EXERCISE_IN_DEF.replace("### END SOLUTION", "")
+    )
     assert A.main([str(tmp_path / "out"), "--root", str(tmp_path)]) == 1
     assert "chapters/01_a.md, exercise ex-99-last" in capsys.readouterr().err
     assert not (tmp_path / "out").exists()
@@ -399,35 +493,57 @@ def _graded_notebook(tmp_path, answer, check_edit=None):
 def test_grade_runs_the_notebook_and_scores_it(tmp_path, capsys):
     """Exercise 1 left as the stub, exercise 2 answered wrongly but its check edited to pass:
     with the released checks restored, both fail; a right answer passes."""
-    release, path = _graded_notebook(tmp_path, "answer = 41", check_edit="pass  # check-ex-99-answer")
+    release, path = _graded_notebook(
+        tmp_path, "answer = 41", check_edit="pass  # check-ex-99-answer"
+    )
     assert A.main(["--grade", str(path), "--release", str(release)]) == 0
     out = capsys.readouterr().out
-    assert re.search(r"ex-99-last\s+FAIL  \(NotImplementedError: Exercise ex-99-last", out), out
+    assert re.search(
+        r"ex-99-last\s+FAIL  \(NotImplementedError: Exercise ex-99-last", out
+    ), out
     assert re.search(r"ex-99-answer\s+FAIL  \(AssertionError", out), out
     assert "score: 0/2" in out
     # without --release the edited check is what runs (so instructors should pass --release)
     right_release, right = _graded_notebook(tmp_path, "answer = 6 * 7")
     results = A.grade(right, release=right_release)
     assert [(check_id, error is None) for check_id, _, error in results] == [
-        ("check-ex-99-last", False), ("check-ex-99-answer", True)]
+        ("check-ex-99-last", False),
+        ("check-ex-99-answer", True),
+    ]
 
 
 def test_grade_reads_stored_outputs_without_running(tmp_path):
     release, path = _graded_notebook(tmp_path, "answer = 42")
     notebook = nbformat.read(path, as_version=4)
-    checks = [c for c in notebook.cells if c.metadata.get("nbgrader", {}).get("grade")]
-    checks[0].outputs = [nbformat.v4.new_output("error", ename="NameError", evalue="name 'last' is not defined",
-                                                traceback=[])]
+    checks = [
+        c
+        for c in notebook.cells
+        if c.metadata.get("nbgrader", {}).get("grade")
+    ]
+    checks[0].outputs = [
+        nbformat.v4.new_output(
+            "error",
+            ename="NameError",
+            evalue="name 'last' is not defined",
+            traceback=[],
+        )
+    ]
     checks[0].execution_count = 3
     checks[1].execution_count = 4
     nbformat.write(notebook, path)
     results = A.grade(path, run=False)
-    assert results == [("check-ex-99-last", 1, "NameError: name 'last' is not defined"),
-                       ("check-ex-99-answer", 1, None)]
+    assert results == [
+        ("check-ex-99-last", 1, "NameError: name 'last' is not defined"),
+        ("check-ex-99-answer", 1, None),
+    ]
     # a check that never ran, or that the student deleted, fails
     del notebook.cells[notebook.cells.index(checks[1])]
     nbformat.write(notebook, path)
-    assert A.grade(path, release=release, run=False)[-1] == ("check-ex-99-answer", 1, "the check cell is missing")
+    assert A.grade(path, release=release, run=False)[-1] == (
+        "check-ex-99-answer",
+        1,
+        "the check cell is missing",
+    )
 
 
 # ----------------------------------------------------------------------------------------------
@@ -441,7 +557,9 @@ def _student(md):
     try:
         return A.student_notebook(A.read_chapter(md), chapter=name)
     except A.AssignmentError as error:
-        pytest.fail(f"the exercises of {name} break the course format: {error}")
+        pytest.fail(
+            f"the exercises of {name} break the course format: {error}"
+        )
 
 
 _FENCE = re.compile(r"^(:{3,}|`{3,})")
@@ -470,8 +588,16 @@ def _hidden_and_public_lines(md_text):
             hidden.append(s)
         else:
             public.append(s)
-    trivial = re.compile(r"^:[\w-]+:")  # directive options such as `:class: dropdown`
-    hidden = [s for s in hidden if re.search(r"[A-Za-z0-9]", s) and not trivial.match(s) and not _FENCE.match(s)]
+    trivial = re.compile(
+        r"^:[\w-]+:"
+    )  # directive options such as `:class: dropdown`
+    hidden = [
+        s
+        for s in hidden
+        if re.search(r"[A-Za-z0-9]", s)
+        and not trivial.match(s)
+        and not _FENCE.match(s)
+    ]
     return hidden, set(public)
 
 
@@ -480,31 +606,59 @@ def test_student_notebook_has_no_solution_text(md):
     student, exercises = _student(md)
     md_text = md.read_text()
     hidden, public = _hidden_and_public_lines(md_text)
-    student_lines = {line.strip() for cell in student.cells for line in cell.source.splitlines()}
+    student_lines = {
+        line.strip()
+        for cell in student.cells
+        for line in cell.source.splitlines()
+    }
     # A line the book also prints outside any solution (`lengths = np.asarray(lengths)`, say) gives
     # nothing away; every other line of an answer must be gone.
-    leaks = sorted({s for s in hidden if s in student_lines and s not in public})
-    assert not leaks, f"{md.name}: the student notebook still contains solution text: {leaks}"
+    leaks = sorted(
+        {s for s in hidden if s in student_lines and s not in public}
+    )
+    assert not leaks, (
+        f"{md.name}: the student notebook still contains solution text: {leaks}"
+    )
     text = json.dumps(student)
-    assert "BEGIN SOLUTION" not in text and "END SOLUTION" not in text, f"{md.name}: a marker is left"
-    assert "solution-start" not in text and "solution-end" not in text, f"{md.name}: a solution directive is left"
+    assert "BEGIN SOLUTION" not in text and "END SOLUTION" not in text, (
+        f"{md.name}: a marker is left"
+    )
+    assert "solution-start" not in text and "solution-end" not in text, (
+        f"{md.name}: a solution directive is left"
+    )
     n_blocks = sum(line.strip() == A.BEGIN for line in md_text.splitlines())
-    n_stubs = sum(line.strip().startswith("raise NotImplementedError(\"Exercise ") for line in
-                  "\n".join(c.source for c in student.cells).splitlines())
-    assert n_stubs == n_blocks, f"{md.name}: {n_blocks} solution blocks in the book, {n_stubs} stubs"
-    assert all(not c.get("outputs") for c in student.cells if c.cell_type == "code"), f"{md.name}: outputs left"
+    n_stubs = sum(
+        line.strip().startswith("raise NotImplementedError(\"Exercise ")
+        for line in "\n".join(c.source for c in student.cells).splitlines()
+    )
+    assert n_stubs == n_blocks, (
+        f"{md.name}: {n_blocks} solution blocks in the book, {n_stubs} stubs"
+    )
+    assert all(
+        not c.get("outputs") for c in student.cells if c.cell_type == "code"
+    ), f"{md.name}: outputs left"
 
 
 @pytest.mark.parametrize("md", CHAPTERS, ids=lambda p: p.stem)
 def test_every_exercise_has_a_check(md):
     student, exercises = _student(md)
-    labels = re.findall(r"^:label:\s*(ex-[\w-]+)\s*$", md.read_text(), flags=re.MULTILINE)
-    assert [e.label for e in exercises] == labels, f"{md.name}: the exercises found differ from the labels in the .md"
-    assert len(exercises) >= 3, f"{md.name} has {len(exercises)} exercise(s) ({labels}); the book asks for at least 3"
+    labels = re.findall(
+        r"^:label:\s*(ex-[\w-]+)\s*$", md.read_text(), flags=re.MULTILINE
+    )
+    assert [e.label for e in exercises] == labels, (
+        f"{md.name}: the exercises found differ from the labels in the .md"
+    )
+    assert len(exercises) >= 3, (
+        f"{md.name} has {len(exercises)} exercise(s) ({labels}); the book asks for at least 3"
+    )
     for exercise in exercises:
-        assert exercise.check_cells, f"{md.name}, exercise {exercise.label}: no check cell"
+        assert exercise.check_cells, (
+            f"{md.name}, exercise {exercise.label}: no check cell"
+        )
         stubs = [student.cells[i].source for i in exercise.solution_cells]
-        assert any(f"Exercise {exercise.label}:" in s for s in stubs), f"{md.name}, {exercise.label}: no stub"
+        assert any(f"Exercise {exercise.label}:" in s for s in stubs), (
+            f"{md.name}, {exercise.label}: no stub"
+        )
 
 
 # ----------------------------------------------------------------------------------------------
@@ -513,14 +667,26 @@ def test_every_exercise_has_a_check(md):
 
 def checks_passing_on_stubs(executed, exercises):
     """The labels of the exercises with a check cell that ran without error."""
-    return [e.label for e in exercises for i in e.check_cells if A.cell_error(executed.cells[i]) is None]
+    return [
+        e.label
+        for e in exercises
+        for i in e.check_cells
+        if A.cell_error(executed.cells[i]) is None
+    ]
 
 
 def other_cells_failing(executed, exercises):
     """The code cells outside the exercises (not a solution, not a check) that raised."""
-    exercise_cells = {i for e in exercises for i in e.solution_cells + e.check_cells}
-    return [f"cell {i} ({A.cell_error(cell)})" for i, cell in enumerate(executed.cells)
-            if cell.cell_type == "code" and i not in exercise_cells and A.cell_error(cell)]
+    exercise_cells = {
+        i for e in exercises for i in e.solution_cells + e.check_cells
+    }
+    return [
+        f"cell {i} ({A.cell_error(cell)})"
+        for i, cell in enumerate(executed.cells)
+        if cell.cell_type == "code"
+        and i not in exercise_cells
+        and A.cell_error(cell)
+    ]
 
 
 def test_the_proof_catches_a_vacuous_check_and_a_cell_that_needs_an_answer():
@@ -560,11 +726,16 @@ def test_the_proof_catches_a_vacuous_check_and_a_cell_that_needs_an_answer():
     print(last([[1]], [1]))
     ```
     """)
-    student, exercises = A.student_notebook(chapter(EXERCISE_IN_DEF + vacuous), "synthetic.md")
+    student, exercises = A.student_notebook(
+        chapter(EXERCISE_IN_DEF + vacuous), "synthetic.md"
+    )
     executed = A.execute(student, cwd=ROOT / "chapters", timeout=60)
     assert checks_passing_on_stubs(executed, exercises) == ["ex-99-stale"]
     failing = other_cells_failing(executed, exercises)
-    assert len(failing) == 1 and "NotImplementedError: Exercise ex-99-last" in failing[0], failing
+    assert (
+        len(failing) == 1
+        and "NotImplementedError: Exercise ex-99-last" in failing[0]
+    ), failing
 
 
 @pytest.fixture(scope="class")

@@ -1,4 +1,4 @@
-"""rnnbook.bench: the floor it builds, the numbers it reads, the budgets it enforces."""
+"""booktools.bench: the floor it builds, the numbers it reads, the budgets it enforces."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import jupytext
 import nbformat
 import pytest
 
-from rnnbook import bench
+from booktools import bench
 
 
 def _chapter(*sources):
@@ -37,30 +37,57 @@ def test_floor_keeps_imports_and_environment_lines_in_chapter_order():
 
 def _book(tmp_path, cell_source):
     (tmp_path / "chapters").mkdir()
-    (tmp_path / "_toc.yml").write_text("format: jb-book\nroot: intro\nchapters:\n  - file: chapters/a\n")
-    chapter = nbformat.v4.new_notebook(metadata={"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}})
-    chapter.cells = [nbformat.v4.new_markdown_cell("# A"), nbformat.v4.new_code_cell(cell_source)]
+    (tmp_path / "_toc.yml").write_text(
+        "format: jb-book\nroot: intro\nchapters:\n  - file: chapters/a\n"
+    )
+    chapter = nbformat.v4.new_notebook(
+        metadata={
+            "kernelspec": {
+                "name": "python3",
+                "display_name": "Python 3",
+                "language": "python",
+            }
+        }
+    )
+    chapter.cells = [
+        nbformat.v4.new_markdown_cell("# A"),
+        nbformat.v4.new_code_cell(cell_source),
+    ]
     jupytext.write(chapter, tmp_path / "chapters" / "a.md", fmt="md:myst")
     return tmp_path
 
 
 def test_a_small_chapter_is_measured_and_within_budget(tmp_path):
-    root = _book(tmp_path, "import json\nblock = b\"x\" * (200 * 2**20)  # 200 MB, written")
+    root = _book(
+        tmp_path,
+        "import json\nblock = b\"x\" * (200 * 2**20)  # 200 MB, written",
+    )
     (row,) = bench.bench(root)
     assert row["chapter"] == "a"
     assert row["seconds"] > 0 and row["floor_seconds"] > 0
-    assert row["peak_mb"] > row["floor_mb"] + 150, "the 200 MB the chapter allocates must show in its peak"
+    assert row["peak_mb"] > row["floor_mb"] + 150, (
+        "the 200 MB the chapter allocates must show in its peak"
+    )
     assert row["within_budget"] is True
     bench.write_reports([row], tmp_path / "out")
-    assert json.loads((tmp_path / "out" / "bench.json").read_text())[0]["chapter"] == "a"
-    assert (tmp_path / "out" / "bench.csv").read_text().startswith("chapter,seconds,floor_seconds")
+    assert (
+        json.loads((tmp_path / "out" / "bench.json").read_text())[0]["chapter"]
+        == "a"
+    )
+    assert (
+        (tmp_path / "out" / "bench.csv")
+        .read_text()
+        .startswith("chapter,seconds,floor_seconds")
+    )
     assert (tmp_path / "out" / "bench.png").stat().st_size > 1000
 
 
 def test_over_budget_exits_non_zero(tmp_path, monkeypatch, capsys):
     root = _book(tmp_path, "x = 1")
     monkeypatch.setattr(bench, "PEAK_MB_BUDGET", 1.0)
-    assert bench.main(["--root", str(root), "--out", str(tmp_path / "out")]) == 1
+    assert (
+        bench.main(["--root", str(root), "--out", str(tmp_path / "out")]) == 1
+    )
     assert "OVER BUDGET: a" in capsys.readouterr().out
 
 

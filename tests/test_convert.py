@@ -18,7 +18,15 @@ import os
 import numpy as np
 import pytest
 
-from rnnbook import GRUWeights, LSTMWeights, gru_forward, lstm_forward, random_gru_weights, random_lstm_weights, sigmoid
+from rnnbook import (
+    GRUWeights,
+    LSTMWeights,
+    gru_forward,
+    lstm_forward,
+    random_gru_weights,
+    random_lstm_weights,
+    sigmoid,
+)
 from rnnbook.convert import (
     gru_from_keras,
     gru_from_tf1,
@@ -81,16 +89,31 @@ def assert_same(a, b):
 def test_lstm_round_trips_are_exact(lstm):
     assert_same(lstm_from_torch(lstm_to_torch(lstm)), lstm)
     assert_same(lstm_from_keras(lstm_to_keras(lstm)), lstm)
-    assert_same(lstm_to_keras(lstm_from_keras(lstm_to_keras(lstm))), lstm_to_keras(lstm))
+    assert_same(
+        lstm_to_keras(lstm_from_keras(lstm_to_keras(lstm))),
+        lstm_to_keras(lstm),
+    )
     torch_dict = lstm_to_torch(lstm, suffix="_l1")
-    assert set(torch_dict) == {"weight_ih_l1", "weight_hh_l1", "bias_ih_l1", "bias_hh_l1"}
+    assert set(torch_dict) == {
+        "weight_ih_l1",
+        "weight_hh_l1",
+        "bias_ih_l1",
+        "bias_hh_l1",
+    }
     assert_same(lstm_from_torch(torch_dict, suffix="_l1"), lstm)
 
 
-def test_lstm_tf1_round_trip_exact_without_forget_bias_and_within_rounding_with_it(lstm):
-    assert_same(lstm_from_tf1(lstm_to_tf1(lstm, forget_bias=0.0), forget_bias=0.0), lstm)
+def test_lstm_tf1_round_trip_exact_without_forget_bias_and_within_rounding_with_it(
+    lstm,
+):
+    assert_same(
+        lstm_from_tf1(lstm_to_tf1(lstm, forget_bias=0.0), forget_bias=0.0),
+        lstm,
+    )
     tf1 = lstm_to_tf1(lstm, forget_bias=0.0)
-    assert_same(lstm_to_tf1(lstm_from_tf1(tf1, forget_bias=0.0), forget_bias=0.0), tf1)
+    assert_same(
+        lstm_to_tf1(lstm_from_tf1(tf1, forget_bias=0.0), forget_bias=0.0), tf1
+    )
     back = lstm_from_tf1(lstm_to_tf1(lstm, forget_bias=1.0), forget_bias=1.0)
     np.testing.assert_array_equal(back.kernel, lstm.kernel)
     np.testing.assert_array_equal(back.recurrent_kernel, lstm.recurrent_kernel)
@@ -102,16 +125,24 @@ def test_lstm_torch_two_biases_become_one(lstm):
     torch_dict = lstm_to_torch(lstm)
     torch_dict["bias_hh_l0"] = np.linspace(-1, 1, 4 * H).astype(np.float32)
     back = lstm_from_torch(torch_dict)
-    np.testing.assert_array_equal(back.bias, torch_dict["bias_ih_l0"] + torch_dict["bias_hh_l0"])
+    np.testing.assert_array_equal(
+        back.bias, torch_dict["bias_ih_l0"] + torch_dict["bias_hh_l0"]
+    )
     assert not np.array_equal(back.bias, lstm.bias)
 
 
 def test_tf1_lstm_gate_order(lstm):
     tf1 = lstm_to_tf1(lstm, forget_bias=0.5)
     i, f, g, o = np.split(lstm.bias, 4)
-    np.testing.assert_array_equal(tf1["bias"], np.concatenate([i, g, f - np.float32(0.5), o]))
-    np.testing.assert_array_equal(tf1["kernel"][:D, H:2 * H], lstm.kernel[:, 2 * H:3 * H])  # j = g
-    np.testing.assert_array_equal(tf1["kernel"][D:, 2 * H:3 * H], lstm.recurrent_kernel[:, H:2 * H])  # f
+    np.testing.assert_array_equal(
+        tf1["bias"], np.concatenate([i, g, f - np.float32(0.5), o])
+    )
+    np.testing.assert_array_equal(
+        tf1["kernel"][:D, H : 2 * H], lstm.kernel[:, 2 * H : 3 * H]
+    )  # j = g
+    np.testing.assert_array_equal(
+        tf1["kernel"][D:, 2 * H : 3 * H], lstm.recurrent_kernel[:, H : 2 * H]
+    )  # f
 
 
 def test_gru_round_trips_are_exact(gru_after, gru_before):
@@ -119,9 +150,16 @@ def test_gru_round_trips_are_exact(gru_after, gru_before):
     torch_dict = gru_to_torch(gru_after)
     assert_same(gru_to_torch(gru_from_torch(torch_dict)), torch_dict)
     for w in (gru_after, gru_before):
-        assert_same(gru_from_keras(gru_to_keras(w), reset_after=w.reset_after), w)
+        assert_same(
+            gru_from_keras(gru_to_keras(w), reset_after=w.reset_after), w
+        )
         keras_list = gru_to_keras(w)
-        assert_same(gru_to_keras(gru_from_keras(keras_list, reset_after=w.reset_after)), keras_list)
+        assert_same(
+            gru_to_keras(
+                gru_from_keras(keras_list, reset_after=w.reset_after)
+            ),
+            keras_list,
+        )
     assert_same(gru_from_tf1(gru_to_tf1(gru_before)), gru_before)
     tf1 = gru_to_tf1(gru_before)
     assert_same(gru_to_tf1(gru_from_tf1(tf1)), tf1)
@@ -131,7 +169,9 @@ def test_gru_chains_between_frameworks_are_exact(gru_after, gru_before):
     torch_dict = gru_to_torch(gru_after)
     keras_list = gru_to_keras(gru_from_torch(torch_dict))
     assert keras_list[2].shape == (2, 3 * H)
-    assert_same(gru_to_torch(gru_from_keras(keras_list, reset_after=True)), torch_dict)
+    assert_same(
+        gru_to_torch(gru_from_keras(keras_list, reset_after=True)), torch_dict
+    )
     tf1 = gru_to_tf1(gru_before)
     keras_list = gru_to_keras(gru_from_tf1(tf1))
     assert keras_list[2].shape == (3 * H,)
@@ -141,8 +181,12 @@ def test_gru_chains_between_frameworks_are_exact(gru_after, gru_before):
 def test_torch_gru_gate_order(gru_after):
     torch_dict = gru_to_torch(gru_after)
     # PyTorch rows r, z, n; reference columns z, r, n
-    np.testing.assert_array_equal(torch_dict["weight_ih_l0"][:H], gru_after.kernel[:, H:2 * H].T)
-    np.testing.assert_array_equal(torch_dict["bias_hh_l0"][H:2 * H], gru_after.recurrent_bias[:H])
+    np.testing.assert_array_equal(
+        torch_dict["weight_ih_l0"][:H], gru_after.kernel[:, H : 2 * H].T
+    )
+    np.testing.assert_array_equal(
+        torch_dict["bias_hh_l0"][H : 2 * H], gru_after.recurrent_bias[:H]
+    )
 
 
 # --- the maths, against NumPy copies of the TF1 cells' equations --------------------------------
@@ -153,7 +197,9 @@ def tf1_lstm_cell_run(x, kernel, bias, forget_bias):
     h = c = np.zeros((x.shape[0], bias.shape[0] // 4), x.dtype)
     hs = []
     for t in range(x.shape[1]):
-        i, j, f, o = np.split(np.concatenate([x[:, t], h], 1) @ kernel + bias, 4, axis=1)
+        i, j, f, o = np.split(
+            np.concatenate([x[:, t], h], 1) @ kernel + bias, 4, axis=1
+        )
         c = sigmoid(f + forget_bias) * c + sigmoid(i) * np.tanh(j)
         h = sigmoid(o) * np.tanh(c)
         hs.append(h)
@@ -164,8 +210,18 @@ def tf1_gru_cell_run(x, v):
     """TF1 GRUCell as its source writes it: gates r, u; candidate over [x, r * h]."""
     h, hs = np.zeros((x.shape[0], v["candidate/bias"].shape[0]), x.dtype), []
     for t in range(x.shape[1]):
-        r, u = np.split(sigmoid(np.concatenate([x[:, t], h], 1) @ v["gates/kernel"] + v["gates/bias"]), 2, axis=1)
-        cand = np.tanh(np.concatenate([x[:, t], r * h], 1) @ v["candidate/kernel"] + v["candidate/bias"])
+        r, u = np.split(
+            sigmoid(
+                np.concatenate([x[:, t], h], 1) @ v["gates/kernel"]
+                + v["gates/bias"]
+            ),
+            2,
+            axis=1,
+        )
+        cand = np.tanh(
+            np.concatenate([x[:, t], r * h], 1) @ v["candidate/kernel"]
+            + v["candidate/bias"]
+        )
         h = u * h + (1 - u) * cand
         hs.append(h)
     return np.stack(hs, 1), h
@@ -185,17 +241,23 @@ def test_tf1_lstm_equations_match_the_reference(x, lstm, forget_bias):
 
 def test_forgetting_forget_bias_breaks_agreement(x, lstm):
     outputs, _ = lstm_forward(x, lstm)
-    wrong = tf1_lstm_cell_run(x, *lstm_to_tf1(lstm, forget_bias=0.0).values(), forget_bias=1.0)[0]
+    wrong = tf1_lstm_cell_run(
+        x, *lstm_to_tf1(lstm, forget_bias=0.0).values(), forget_bias=1.0
+    )[0]
     assert np.abs(wrong - outputs).max() > 1e-2
 
 
 def test_tf1_gru_equations_match_the_reference(x):
-    w = random_gru_weights(D, H, seed=4, reset_after=False)  # non-zero recurrent bias: it is folded in
+    w = random_gru_weights(
+        D, H, seed=4, reset_after=False
+    )  # non-zero recurrent bias: it is folded in
     outputs, h_n = gru_forward(x, w)
     got_outputs, got_h = tf1_gru_cell_run(x, gru_to_tf1(w))
     np.testing.assert_allclose(got_outputs, outputs, atol=1e-6)
     np.testing.assert_allclose(got_h, h_n, atol=1e-6)
-    keras_outputs, keras_h = gru_forward(x, gru_from_keras(gru_to_keras(w), reset_after=False))
+    keras_outputs, keras_h = gru_forward(
+        x, gru_from_keras(gru_to_keras(w), reset_after=False)
+    )
     np.testing.assert_allclose(keras_outputs, outputs, atol=1e-6)
 
 
@@ -218,28 +280,41 @@ def keras():
 
 
 def _load_torch(module, arrays, torch):
-    module.load_state_dict({k: torch.from_numpy(np.ascontiguousarray(v)) for k, v in arrays.items()})
+    module.load_state_dict(
+        {
+            k: torch.from_numpy(np.ascontiguousarray(v))
+            for k, v in arrays.items()
+        }
+    )
     return module
 
 
 def test_torch_lstm_agrees_both_ways(x, lstm, torch):
     outputs, (h_n, c_n) = lstm_forward(x, lstm)
-    layer = _load_torch(torch.nn.LSTM(D, H, batch_first=True), lstm_to_torch(lstm), torch)
+    layer = _load_torch(
+        torch.nn.LSTM(D, H, batch_first=True), lstm_to_torch(lstm), torch
+    )
     with torch.no_grad():
         out, (th, tc) = layer(torch.from_numpy(x))
     for a, b in ((out, outputs), (th[0], h_n), (tc[0], c_n)):
         np.testing.assert_allclose(a.numpy(), b, atol=ATOL)
     torch.manual_seed(0)
-    fresh = torch.nn.LSTM(D, H, batch_first=True)  # its own init, two non-zero biases
+    fresh = torch.nn.LSTM(
+        D, H, batch_first=True
+    )  # its own init, two non-zero biases
     with torch.no_grad():
         out, _ = fresh(torch.from_numpy(x))
     state = {k: v.numpy() for k, v in fresh.state_dict().items()}
-    np.testing.assert_allclose(out.numpy(), lstm_forward(x, lstm_from_torch(state))[0], atol=ATOL)
+    np.testing.assert_allclose(
+        out.numpy(), lstm_forward(x, lstm_from_torch(state))[0], atol=ATOL
+    )
 
 
 def test_torch_gru_agrees_both_ways(x, gru_after, torch):
     outputs, h_n = gru_forward(x, gru_after)
-    layer = _load_torch(torch.nn.GRU(D, H, batch_first=True), gru_to_torch(gru_after), torch)
+    layer = _load_torch(
+        torch.nn.GRU(D, H, batch_first=True), gru_to_torch(gru_after), torch
+    )
     with torch.no_grad():
         out, th = layer(torch.from_numpy(x))
     np.testing.assert_allclose(out.numpy(), outputs, atol=ATOL)
@@ -249,7 +324,9 @@ def test_torch_gru_agrees_both_ways(x, gru_after, torch):
     with torch.no_grad():
         out, _ = fresh(torch.from_numpy(x))
     state = {k: v.numpy() for k, v in fresh.state_dict().items()}
-    np.testing.assert_allclose(out.numpy(), gru_forward(x, gru_from_torch(state))[0], atol=ATOL)
+    np.testing.assert_allclose(
+        out.numpy(), gru_forward(x, gru_from_torch(state))[0], atol=ATOL
+    )
 
 
 def test_keras_lstm_agrees_both_ways(x, lstm, keras):
@@ -261,23 +338,36 @@ def test_keras_lstm_agrees_both_ways(x, lstm, keras):
     for a, b in ((out, outputs), (kh, h_n), (kc, c_n)):
         np.testing.assert_allclose(a, b, atol=ATOL)
     keras.utils.set_random_seed(0)
-    fresh = keras.layers.LSTM(H, return_sequences=True, bias_initializer="random_normal")
+    fresh = keras.layers.LSTM(
+        H, return_sequences=True, bias_initializer="random_normal"
+    )
     out = np.asarray(fresh(x))
-    np.testing.assert_allclose(out, lstm_forward(x, lstm_from_keras(fresh.get_weights()))[0], atol=ATOL)
+    np.testing.assert_allclose(
+        out,
+        lstm_forward(x, lstm_from_keras(fresh.get_weights()))[0],
+        atol=ATOL,
+    )
 
 
 @pytest.mark.parametrize("reset_after", [True, False])
 def test_keras_gru_agrees_both_ways(x, keras, reset_after):
     w = random_gru_weights(D, H, seed=5, reset_after=reset_after)
     outputs, h_n = gru_forward(x, w)
-    layer = keras.layers.GRU(H, return_sequences=True, return_state=True, reset_after=reset_after)
+    layer = keras.layers.GRU(
+        H, return_sequences=True, return_state=True, reset_after=reset_after
+    )
     layer.build((None, T, D))
     layer.set_weights(gru_to_keras(w))
     out, kh = (np.asarray(t) for t in layer(x))
     np.testing.assert_allclose(out, outputs, atol=ATOL)
     np.testing.assert_allclose(kh, h_n, atol=ATOL)
     keras.utils.set_random_seed(0)
-    fresh = keras.layers.GRU(H, return_sequences=True, reset_after=reset_after, bias_initializer="random_normal")
+    fresh = keras.layers.GRU(
+        H,
+        return_sequences=True,
+        reset_after=reset_after,
+        bias_initializer="random_normal",
+    )
     out = np.asarray(fresh(x))
     back = gru_from_keras(fresh.get_weights(), reset_after=reset_after)
     np.testing.assert_allclose(out, gru_forward(x, back)[0], atol=ATOL)
@@ -294,9 +384,13 @@ def test_lstm_from_torch_rejects_bad_inputs(lstm, gru_after):
         lstm_from_torch({k: v for k, v in good.items() if k != "weight_ih_l0"})
     with pytest.raises(ValueError, match="expected an entry 'weight_ih_l1'"):
         lstm_from_torch(good, suffix="_l1")
-    with pytest.raises(ValueError, match=r"weight_ih_l0 must have shape \(12, 2\)"):
+    with pytest.raises(
+        ValueError, match=r"weight_ih_l0 must have shape \(12, 2\)"
+    ):
         lstm_from_torch({**good, "weight_ih_l0": good["weight_ih_l0"][:8]})
-    with pytest.raises(ValueError, match=r"bias_hh_l0 must have shape \(12,\)"):
+    with pytest.raises(
+        ValueError, match=r"bias_hh_l0 must have shape \(12,\)"
+    ):
         lstm_from_torch({**good, "bias_hh_l0": good["bias_hh_l0"][:6]})
     with pytest.raises(ValueError, match="rank 2"):
         lstm_from_torch({**good, "weight_hh_l0": good["weight_hh_l0"].ravel()})
@@ -305,14 +399,27 @@ def test_lstm_from_torch_rejects_bad_inputs(lstm, gru_after):
 def test_reference_weights_are_checked(lstm, gru_after):
     with pytest.raises(ValueError, match=r"kernel must have shape \(2, 12\)"):
         lstm_to_torch(lstm._replace(kernel=lstm.kernel[:, :9]))
-    with pytest.raises(ValueError, match=r"recurrent_kernel must have shape \(3, 12\).*looks like a GRU"):
-        lstm_to_keras(LSTMWeights(lstm.kernel, gru_after.recurrent_kernel, lstm.bias))
+    with pytest.raises(
+        ValueError,
+        match=r"recurrent_kernel must have shape \(3, 12\).*looks like a GRU",
+    ):
+        lstm_to_keras(
+            LSTMWeights(lstm.kernel, gru_after.recurrent_kernel, lstm.bias)
+        )
     with pytest.raises(ValueError, match=r"bias must have shape \(12,\)"):
         lstm_to_tf1(lstm._replace(bias=lstm.bias[:4]), forget_bias=1.0)
-    with pytest.raises(ValueError, match=r"recurrent_bias must have shape \(9,\)"):
-        gru_to_torch(gru_after._replace(recurrent_bias=gru_after.recurrent_bias[:3]))
+    with pytest.raises(
+        ValueError, match=r"recurrent_bias must have shape \(9,\)"
+    ):
+        gru_to_torch(
+            gru_after._replace(recurrent_bias=gru_after.recurrent_bias[:3])
+        )
     with pytest.raises(ValueError, match="looks like an LSTM"):
-        gru_to_keras(GRUWeights(lstm.kernel, lstm.recurrent_kernel, lstm.bias, lstm.bias))
+        gru_to_keras(
+            GRUWeights(
+                lstm.kernel, lstm.recurrent_kernel, lstm.bias, lstm.bias
+            )
+        )
 
 
 def test_keras_lists_are_checked(lstm, gru_after):
@@ -321,32 +428,61 @@ def test_keras_lists_are_checked(lstm, gru_after):
         lstm_from_keras(keras_list[:2])
     with pytest.raises(ValueError, match="get_weights"):
         lstm_from_keras({"kernel": lstm.kernel})
-    with pytest.raises(ValueError, match=r"kernel must have shape \(1, 12\)"):  # inconsistent H
-        lstm_from_keras([random_lstm_weights(1, 2).kernel, lstm.recurrent_kernel, lstm.bias])
-    with pytest.raises(ValueError, match=r"reset_after=True stores a bias of shape \(2, 9\)"):
-        gru_from_keras(gru_to_keras(gru_after._replace(reset_after=False)), reset_after=True)
-    with pytest.raises(ValueError, match=r"reset_after=False stores a bias of shape \(9,\)"):
+    with pytest.raises(
+        ValueError, match=r"kernel must have shape \(1, 12\)"
+    ):  # inconsistent H
+        lstm_from_keras(
+            [
+                random_lstm_weights(1, 2).kernel,
+                lstm.recurrent_kernel,
+                lstm.bias,
+            ]
+        )
+    with pytest.raises(
+        ValueError, match=r"reset_after=True stores a bias of shape \(2, 9\)"
+    ):
+        gru_from_keras(
+            gru_to_keras(gru_after._replace(reset_after=False)),
+            reset_after=True,
+        )
+    with pytest.raises(
+        ValueError, match=r"reset_after=False stores a bias of shape \(9,\)"
+    ):
         gru_from_keras(gru_to_keras(gru_after), reset_after=False)
 
 
 def test_tf1_inputs_are_checked(lstm, gru_before, gru_after):
     tf1 = lstm_to_tf1(lstm, forget_bias=1.0)
-    with pytest.raises(TypeError):  # forget_bias has no default: it must be given
+    with pytest.raises(
+        TypeError
+    ):  # forget_bias has no default: it must be given
         lstm_from_tf1(tf1)
     for bad in (float("nan"), float("inf"), "1.0", None, True):
-        with pytest.raises(ValueError, match="forget_bias must be a finite number"):
+        with pytest.raises(
+            ValueError, match="forget_bias must be a finite number"
+        ):
             lstm_from_tf1(tf1, forget_bias=bad)
-        with pytest.raises(ValueError, match="forget_bias must be a finite number"):
+        with pytest.raises(
+            ValueError, match="forget_bias must be a finite number"
+        ):
             lstm_to_tf1(lstm, forget_bias=bad)
     np.testing.assert_array_equal(  # a NumPy scalar is a number like any other
-        lstm_to_tf1(lstm, forget_bias=np.float32(1.0))["bias"], tf1["bias"])
-    with pytest.raises(ValueError, match=r"kernel must have shape \(D \+ H, 12\) with D >= 1"):
+        lstm_to_tf1(lstm, forget_bias=np.float32(1.0))["bias"], tf1["bias"]
+    )
+    with pytest.raises(
+        ValueError, match=r"kernel must have shape \(D \+ H, 12\) with D >= 1"
+    ):
         lstm_from_tf1({**tf1, "kernel": tf1["kernel"][D:]}, forget_bias=1.0)
     with pytest.raises(ValueError, match=r"4 gates i, j, f, o"):
         lstm_from_tf1({**tf1, "bias": tf1["bias"][:9]}, forget_bias=1.0)
     gru = gru_to_tf1(gru_before)
-    with pytest.raises(ValueError, match="gates/kernel has D = 2 input rows but candidate/kernel has 3"):
-        gru_from_tf1({**gru, "candidate/kernel": np.zeros((D + 1 + H, H), np.float32)})
+    with pytest.raises(
+        ValueError,
+        match="gates/kernel has D = 2 input rows but candidate/kernel has 3",
+    ):
+        gru_from_tf1(
+            {**gru, "candidate/kernel": np.zeros((D + 1 + H, H), np.float32)}
+        )
     with pytest.raises(ValueError, match=r"gates/bias must have shape \(6,\)"):
         gru_from_tf1({**gru, "gates/bias": gru["gates/bias"][:3]})
     with pytest.raises(ValueError, match="expected an entry 'candidate/bias'"):
@@ -354,9 +490,14 @@ def test_tf1_inputs_are_checked(lstm, gru_before, gru_after):
 
 
 def test_reset_gate_placement_mismatches_are_refused(gru_before, gru_after):
-    with pytest.raises(ValueError, match="nn.GRU always applies the reset gate after the recurrent matmul"):
+    with pytest.raises(
+        ValueError,
+        match="nn.GRU always applies the reset gate after the recurrent matmul",
+    ):
         gru_to_torch(gru_before)
     # zero recurrent biases do not make a reset-after GRU expressible as a TF1 GRUCell
-    zero_bias = gru_after._replace(recurrent_bias=np.zeros_like(gru_after.recurrent_bias))
+    zero_bias = gru_after._replace(
+        recurrent_bias=np.zeros_like(gru_after.recurrent_bias)
+    )
     with pytest.raises(ValueError, match="reset_after=True to TF1 GRUCell"):
         gru_to_tf1(zero_bias)

@@ -31,8 +31,13 @@ HTML = BUILD / "html"
 SCREENSHOTS = BUILD / "screenshots"
 CHROMIUM = Path(os.environ.get("RNNBOOK_CHROMIUM", "/usr/bin/chromium"))
 CHROMIUM_FLAGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-    "--disable-component-update", "--disable-sync", "--no-first-run",
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
 ]
 HOW_TO_INSTALL = (
     "the browser tests need Debian's Chromium and playwright: `sudo apt-get install chromium` "
@@ -40,20 +45,32 @@ HOW_TO_INSTALL = (
     "`.venv/bin/pip install -r requirements.txt` (playwright is pinned there)"
 )
 
-PAGES = toc_files()                                     # e.g. "intro", "chapters/01_...", "appendix/glossary"
-CHAPTERS = [p.relative_to(ROOT).with_suffix("").as_posix() for p in toc_chapters()]
+PAGES = toc_files()  # e.g. "intro", "chapters/01_...", "appendix/glossary"
+CHAPTERS = [
+    p.relative_to(ROOT).with_suffix("").as_posix() for p in toc_chapters()
+]
 CONFIG = yaml.safe_load((ROOT / "_config.yml").read_text())
 
 
 # --------------------------------------------------------------------------- the build
+
 
 @pytest.fixture(scope="module")
 def build():
     """Build the site once for this module: exactly `make book`'s command (warnings are errors)."""
     jupyter_book = Path(sys.executable).parent / "jupyter-book"
     result = subprocess.run(
-        [str(jupyter_book), "build", str(ROOT), "--warningiserror", "--nitpick", "--keep-going"],
-        capture_output=True, text=True, timeout=3600,
+        [
+            str(jupyter_book),
+            "build",
+            str(ROOT),
+            "--warningiserror",
+            "--nitpick",
+            "--keep-going",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=3600,
         env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"},
     )
     return result
@@ -68,49 +85,196 @@ def test_the_book_builds_without_warnings(build):
     assert not missing, f"the build wrote no page for toc entries {missing}"
 
 
+# --------------------------------------------------------------------------- clean outputs
+
+# What a reader must never see in a cell's output (stdout, stderr, display data, errors):
+# a framework's warning or log line, a traceback, or a path of the machine that built the book.
+_NOISE = [
+    (re.compile(r"\bWARNING[:\s]|\bW\d{4} |\bWarning:|Warning\)"), "a warning"),
+    (re.compile(r"Traceback \(most recent call last\)"), "a traceback"),
+    (
+        re.compile(r"(/[\w.+-]+)+/(site-packages|dist-packages|lib/python3)"),
+        "a path into the Python installation",
+    ),
+    (re.compile(re.escape(str(ROOT))), "the path of the checkout"),
+    (re.compile(r"(?<![\w/])/(root|home|tmp|work)/[\w.-]+"), "a machine path"),
+]
+
+
+def _output_texts(output):
+    """Every piece of text an output shows: streams, plain text, HTML, errors."""
+    if output.get("output_type") == "stream":
+        yield output.get("name", "stream"), output.get("text", "")
+    elif output.get("output_type") == "error":
+        yield "error", "\n".join(output.get("traceback", []))
+    for mime, value in (output.get("data") or {}).items():
+        if mime.startswith("text/") or mime.endswith("json"):
+            text = value if isinstance(value, str) else "".join(value)
+            yield mime, text if isinstance(text, str) else str(text)
+
+
+def noise_in_notebook(path: Path) -> list[str]:
+    """Each output of an executed notebook that shows a warning, a
+    traceback or a machine path: 'cell K (stream): what, the line'."""
+    import nbformat
+
+    found = []
+    notebook = nbformat.read(path, as_version=4)
+    for k, cell in enumerate(notebook.cells):
+        for output in cell.get("outputs", []):
+            for kind, text in _output_texts(output):
+                for pattern, what in _NOISE:
+                    match = pattern.search(text)
+                    if match:
+                        start = text.rfind("\n", 0, match.start()) + 1
+                        line = text[start : text.find("\n", match.end())]
+                        found.append(f"cell {k} ({kind}): {what}: {line[:160]}")
+    return found
+
+
+def test_no_output_shows_a_warning_or_a_machine_path(build):
+    """Issue 13: no executed notebook and no page shows a framework warning, a
+    traceback or a path of the machine, on stdout or on stderr."""
+    executed = sorted((BUILD / "jupyter_execute").rglob("*.ipynb"))
+    assert executed, "the build wrote no executed notebooks"
+    problems = {
+        p.relative_to(BUILD).as_posix(): noise_in_notebook(p) for p in executed
+    }
+    problems = {k: v for k, v in problems.items() if v}
+    assert not problems, "\n".join(
+        f"{name}: {line}" for name, lines in problems.items() for line in lines
+    )
+
+
+def noise_in_page(path: Path) -> list[str]:
+    """Each cell output on a built page that shows a warning, a traceback
+    or a machine path (what the reader sees, after every removal)."""
+    from bs4 import BeautifulSoup
+
+    soup = BeautifulSoup(path.read_text(), "html.parser")
+    found = []
+    for k, output in enumerate(soup.select(".cell_output")):
+        text = output.get_text()
+        for pattern, what in _NOISE:
+            match = pattern.search(text)
+            if match:
+                start = text.rfind("\n", 0, match.start()) + 1
+                line = text[start : text.find("\n", match.end())]
+                found.append(f"output {k}: {what}: {line[:160]}")
+    return found
+
+
+def test_no_page_shows_a_warning_or_a_machine_path(build):
+    """The same on the built pages: stderr merged into stdout by the build
+    would escape `stderr_output: remove`, so the HTML is read too."""
+    pages = [HTML / f"{page}.html" for page in PAGES]
+    problems = {
+        p.relative_to(HTML).as_posix(): noise_in_page(p)
+        for p in pages
+        if p.exists()
+    }
+    problems = {k: v for k, v in problems.items() if v}
+    assert not problems, "\n".join(
+        f"{name}: {line}" for name, lines in problems.items() for line in lines
+    )
+
+
+def test_the_noise_check_sees_what_it_must(tmp_path):
+    import nbformat
+
+    notebook = nbformat.v4.new_notebook()
+    cell = nbformat.v4.new_code_cell("x")
+    cell.outputs = [
+        nbformat.v4.new_output(
+            "stream",
+            name="stdout",
+            text="WARNING:tensorflow:From /opt/venv/lib/python3.11/"
+            "site-packages/tf/x.py:1: deprecated\n",
+        )
+    ]
+    notebook.cells = [cell]
+    nbformat.write(notebook, tmp_path / "n.ipynb")
+    found = noise_in_notebook(tmp_path / "n.ipynb")
+    assert any("a warning" in line for line in found)
+    assert any("Python installation" in line for line in found)
+
+
 # --------------------------------------------------------------------------- no browser needed
 
-@pytest.mark.parametrize("page", ["chapters/90_cheat_sheet", "chapters/05_one_set_of_weights_three_frameworks"])
+
+@pytest.mark.parametrize(
+    "page",
+    [
+        "chapters/90_cheat_sheet",
+        "chapters/05_one_set_of_weights_three_frameworks",
+    ],
+)
 def test_framework_tabs_are_on_the_cross_framework_pages(build, page):
     """Issue 9: synced TensorFlow 1 / Keras / PyTorch tabs at least on the cheat sheet and in chapter 5."""
     html = (HTML / f"{page}.html").read_text()
     for sync_id in ("tf1", "keras", "torch"):
-        assert f'data-sync-id="{sync_id}"' in html, f"{page}: no synced '{sync_id}' tab"
-    assert 'data-sync-group="framework"' in html, f"{page}: the tabs are not in the 'framework' sync group"
+        assert f'data-sync-id="{sync_id}"' in html, (
+            f"{page}: no synced '{sync_id}' tab"
+        )
+    assert 'data-sync-group="framework"' in html, (
+        f"{page}: the tabs are not in the 'framework' sync group"
+    )
 
 
 def _requirement_lines(path: Path) -> list[str]:
-    lines = [line.split("#", 1)[0].strip() for line in path.read_text().splitlines()]
+    lines = [
+        line.split("#", 1)[0].strip() for line in path.read_text().splitlines()
+    ]
     return [line for line in lines if line]
 
 
 def test_binder_uses_the_root_pins():
     """binder/requirements.txt adds only the CPU index and points at the one list of pins."""
     lines = _requirement_lines(ROOT / "binder" / "requirements.txt")
-    assert "-r ../requirements.txt" in lines, "binder/requirements.txt must include ../requirements.txt"
+    assert "-r ../requirements.txt" in lines, (
+        "binder/requirements.txt must include ../requirements.txt"
+    )
     assert "--extra-index-url https://download.pytorch.org/whl/cpu" in lines, (
         "binder/requirements.txt must take PyTorch from its CPU-only index (Binder has no GPU, 2 GB)"
     )
-    own = [line for line in lines if not line.startswith(("-r ", "--extra-index-url "))]
-    assert not own, f"binder/requirements.txt pins {own} itself: pin them in requirements.txt only"
+    own = [
+        line
+        for line in lines
+        if not line.startswith(("-r ", "--extra-index-url "))
+    ]
+    assert not own, (
+        f"binder/requirements.txt pins {own} itself: pin them in requirements.txt only"
+    )
     root = _requirement_lines(ROOT / "requirements.txt")
-    assert any(line.startswith("jupytext==") for line in root), "jupytext opens the .md chapters on Binder"
+    assert any(line.startswith("jupytext==") for line in root), (
+        "jupytext opens the .md chapters on Binder"
+    )
     assert any(line.startswith("torch==") for line in root)
 
 
 def test_binder_runtime_and_post_build():
-    assert (ROOT / "binder" / "runtime.txt").read_text().strip() == "python-3.11"
+    assert (
+        ROOT / "binder" / "runtime.txt"
+    ).read_text().strip() == "python-3.11"
     post_build = ROOT / "binder" / "postBuild"
-    assert os.access(post_build, os.X_OK), "binder/postBuild must be executable (chmod +x)"
-    assert re.search(r"pip install .*-e \.", post_build.read_text()), "postBuild must install rnnbook"
+    assert os.access(post_build, os.X_OK), (
+        "binder/postBuild must be executable (chmod +x)"
+    )
+    assert re.search(r"pip install .*-e \.", post_build.read_text()), (
+        "postBuild must install rnnbook"
+    )
 
 
 def test_launch_buttons_are_configured():
     buttons = CONFIG.get("launch_buttons", {})
     assert buttons.get("binderhub_url") and buttons.get("colab_url")
-    assert CONFIG["repository"]["url"].startswith("https://github.com/"), "Colab needs a GitHub URL"
+    assert CONFIG["repository"]["url"].startswith("https://github.com/"), (
+        "Colab needs a GitHub URL"
+    )
     missing = [c for c in CHAPTERS if not (ROOT / f"{c}.ipynb").exists()]
-    assert not missing, f"Colab opens the .ipynb beside each chapter; missing for {missing}"
+    assert not missing, (
+        f"Colab opens the .ipynb beside each chapter; missing for {missing}"
+    )
 
 
 def test_landing_page_is_plain_markdown():
@@ -118,10 +282,13 @@ def test_landing_page_is_plain_markdown():
     needs no .ipynb pair and is not under the chapters' pairing rules (tests/test_book.py)."""
     text = (ROOT / "intro.md").read_text()
     assert "{code-cell}" not in text and "kernelspec" not in text
-    assert ":doc: chapters/90_cheat_sheet.md" in text, "the landing figure comes from the cheat sheet"
+    assert ":doc: chapters/90_cheat_sheet.md" in text, (
+        "the landing figure comes from the cheat sheet"
+    )
 
 
 # --------------------------------------------------------------------------- the browser
+
 
 class _QuietHandler(http.server.SimpleHTTPRequestHandler):
     def log_message(self, *args):
@@ -133,7 +300,9 @@ class _QuietServer(http.server.ThreadingHTTPServer):
 
     def handle_error(self, request, client_address):
         """A page closed while a file was still being sent is not an error of the site."""
-        if not isinstance(sys.exc_info()[1], (ConnectionResetError, BrokenPipeError)):
+        if not isinstance(
+            sys.exc_info()[1], (ConnectionResetError, BrokenPipeError)
+        ):
             super().handle_error(request, client_address)
 
 
@@ -141,7 +310,9 @@ class _QuietServer(http.server.ThreadingHTTPServer):
 def site(build):
     """Serve the built HTML on 127.0.0.1 (a free port) from a thread; yield its base URL."""
     if not (HTML / "index.html").exists():
-        pytest.skip("the build wrote no site (see test_the_book_builds_without_warnings)")
+        pytest.skip(
+            "the build wrote no site (see test_the_book_builds_without_warnings)"
+        )
     handler = functools.partial(_QuietHandler, directory=str(HTML))
     server = _QuietServer(("127.0.0.1", 0), handler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
@@ -153,7 +324,9 @@ def site(build):
 
 def _missing_browser(reason):
     if os.environ.get("CI"):
-        pytest.fail(f"CI must run the browser tests, but {reason}: {HOW_TO_INSTALL}")
+        pytest.fail(
+            f"CI must run the browser tests, but {reason}: {HOW_TO_INSTALL}"
+        )
     pytest.skip(f"{reason}; {HOW_TO_INSTALL}")
 
 
@@ -167,7 +340,8 @@ def browser():
         _missing_browser(f"{CHROMIUM} does not exist")
     with sync_playwright() as playwright:
         chromium = playwright.chromium.launch(
-            executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_FLAGS)
+            executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_FLAGS
+        )
         yield chromium
         chromium.close()
 
@@ -209,22 +383,41 @@ def visits(site, browser):
             request_route.continue_()
         else:
             external.add(url)
-            request_route.fulfill(status=200, body="", content_type="text/plain")
+            request_route.fulfill(
+                status=200, body="", content_type="text/plain"
+            )
 
     context.route("**/*", route)
     records = {}
     for page_name in PAGES:
         page = context.new_page()
         errors = []
-        page.on("console", lambda msg, errors=errors: errors.append(msg.text) if msg.type == "error" else None)
-        page.on("pageerror", lambda exc, errors=errors: errors.append(f"uncaught: {exc}"))
+        page.on(
+            "console",
+            lambda msg, errors=errors: (
+                errors.append(msg.text) if msg.type == "error" else None
+            ),
+        )
+        page.on(
+            "pageerror",
+            lambda exc, errors=errors: errors.append(f"uncaught: {exc}"),
+        )
         failed = []
-        page.on("requestfailed", lambda req, failed=failed: failed.append(req.url))
+        page.on(
+            "requestfailed", lambda req, failed=failed: failed.append(req.url)
+        )
         response = page.goto(f"{site}/{page_name}.html", wait_until="load")
         record = page.evaluate(_INSPECT)
-        record.update(status=response.status if response else None, errors=errors, failed=failed)
+        record.update(
+            status=response.status if response else None,
+            errors=errors,
+            failed=failed,
+        )
         if page_name in CHAPTERS:
-            page.screenshot(path=str(SCREENSHOTS / f"{Path(page_name).name}.png"), full_page=True)
+            page.screenshot(
+                path=str(SCREENSHOTS / f"{Path(page_name).name}.png"),
+                full_page=True,
+            )
         records[page_name] = record
         page.close()
     yield records
@@ -234,8 +427,14 @@ def visits(site, browser):
 @pytest.fixture()
 def page(site, browser):
     context = browser.new_context(viewport={"width": 1280, "height": 900})
-    context.route("**/*", lambda r: r.continue_() if r.request.url.startswith(site)
-                  else r.fulfill(status=200, body="", content_type="text/plain"))
+    context.route(
+        "**/*",
+        lambda r: (
+            r.continue_()
+            if r.request.url.startswith(site)
+            else r.fulfill(status=200, body="", content_type="text/plain")
+        ),
+    )
     yield context.new_page()
     context.close()
 
@@ -243,30 +442,48 @@ def page(site, browser):
 @pytest.mark.parametrize("page_name", PAGES)
 def test_page_loads_without_console_errors(visits, page_name):
     record = visits[page_name]
-    assert record["status"] == 200, f"{page_name}.html answered {record['status']}"
-    assert not record["errors"], f"{page_name}.html logged errors in the console: {record['errors']}"
-    assert not record["failed"], f"{page_name}.html could not load {record['failed']}"
+    assert record["status"] == 200, (
+        f"{page_name}.html answered {record['status']}"
+    )
+    assert not record["errors"], (
+        f"{page_name}.html logged errors in the console: {record['errors']}"
+    )
+    assert not record["failed"], (
+        f"{page_name}.html could not load {record['failed']}"
+    )
 
 
 @pytest.mark.parametrize("page_name", PAGES)
 def test_page_shows_no_traceback_or_error_output(visits, page_name):
     record = visits[page_name]
-    assert "Traceback" not in record["text"], f"{page_name}.html shows a Python traceback"
-    assert not record["errorOutputs"], f"{page_name}.html shows error/stderr outputs: {record['errorOutputs']}"
+    assert "Traceback" not in record["text"], (
+        f"{page_name}.html shows a Python traceback"
+    )
+    assert not record["errorOutputs"], (
+        f"{page_name}.html shows error/stderr outputs: {record['errorOutputs']}"
+    )
 
 
 @pytest.mark.parametrize("page_name", CHAPTERS)
 def test_chapter_images_load(visits, page_name):
-    broken = [img["src"] for img in visits[page_name]["images"]
-              if not (img["complete"] and img["width"] > 0 and img["height"] > 0)]
+    broken = [
+        img["src"]
+        for img in visits[page_name]["images"]
+        if not (img["complete"] and img["width"] > 0 and img["height"] > 0)
+    ]
     assert not broken, f"{page_name}.html: images that did not load: {broken}"
     assert (SCREENSHOTS / f"{Path(page_name).name}.png").stat().st_size > 0
 
 
 def test_landing_page_shows_its_figure(visits):
-    figures = [img for img in visits["intro"]["images"]
-               if img["inArticle"] and img["width"] > 200 and img["height"] > 100]
-    assert figures, "the landing page shows no figure (glued from the cheat sheet)"
+    figures = [
+        img
+        for img in visits["intro"]["images"]
+        if img["inArticle"] and img["width"] > 200 and img["height"] > 100
+    ]
+    assert figures, (
+        "the landing page shows no figure (glued from the cheat sheet)"
+    )
 
 
 @pytest.mark.parametrize("page_name", CHAPTERS)
@@ -275,13 +492,27 @@ def test_launch_buttons_open_the_chapter_notebook(visits, site, page_name):
     org_repo = repository.removeprefix("https://github.com/")
     branch = CONFIG["repository"]["branch"]
     links = visits[page_name]["links"]
-    colab = [link for link in links if link.startswith(CONFIG["launch_buttons"]["colab_url"])]
-    binder = [link for link in links if link.startswith(CONFIG["launch_buttons"]["binderhub_url"])]
-    assert colab == [f"https://colab.research.google.com/github/{org_repo}/blob/{branch}/{page_name}.ipynb"], colab
-    assert len(binder) == 1 and binder[0].startswith(f"https://mybinder.org/v2/gh/{org_repo}/{branch}"), binder
+    colab = [
+        link
+        for link in links
+        if link.startswith(CONFIG["launch_buttons"]["colab_url"])
+    ]
+    binder = [
+        link
+        for link in links
+        if link.startswith(CONFIG["launch_buttons"]["binderhub_url"])
+    ]
+    assert colab == [
+        f"https://colab.research.google.com/github/{org_repo}/blob/{branch}/{page_name}.ipynb"
+    ], colab
+    assert len(binder) == 1 and binder[0].startswith(
+        f"https://mybinder.org/v2/gh/{org_repo}/{branch}"
+    ), binder
     assert binder[0].endswith(f"urlpath=lab/tree/{page_name}.ipynb"), binder
     downloads = [link for link in links if "/_sources/" in link]
-    assert {Path(link).suffix for link in downloads} >= {".md", ".ipynb"}, downloads
+    assert {Path(link).suffix for link in downloads} >= {".md", ".ipynb"}, (
+        downloads
+    )
     for link in downloads:  # the download button's files exist on the site
         with urllib.request.urlopen(link) as answer:
             assert answer.status == 200 and answer.read(1), link
@@ -292,20 +523,35 @@ def test_framework_tabs_switch_together(page, site):
     page.goto(f"{site}/chapters/90_cheat_sheet.html", wait_until="load")
     tab_sets = page.locator(".sd-tab-set")
     count = tab_sets.count()
-    assert count >= 3, f"the cheat sheet has {count} tab sets; expected one per topic"
+    assert count >= 3, (
+        f"the cheat sheet has {count} tab sets; expected one per topic"
+    )
 
     def visible(tab_set, sync_id):
-        return tab_set.locator(f"label.sd-tab-label[data-sync-id='{sync_id}'] + .sd-tab-content").is_visible()
+        return tab_set.locator(
+            f"label.sd-tab-label[data-sync-id='{sync_id}'] + .sd-tab-content"
+        ).is_visible()
 
     first = tab_sets.nth(0)
-    assert visible(first, "tf1") and not visible(first, "keras"), "the first tab (TensorFlow 1) is not shown first"
+    assert visible(first, "tf1") and not visible(first, "keras"), (
+        "the first tab (TensorFlow 1) is not shown first"
+    )
     first.locator("label.sd-tab-label[data-sync-id='keras']").click()
     for i in range(count):
         tab_set = tab_sets.nth(i)
         labels = tab_set.locator("label.sd-tab-label")
-        ids = [labels.nth(j).get_attribute("data-sync-id") for j in range(labels.count())]
+        ids = [
+            labels.nth(j).get_attribute("data-sync-id")
+            for j in range(labels.count())
+        ]
         assert ids == ["tf1", "keras", "torch"], f"tab set {i}: tabs {ids}"
         shown = {sync_id: visible(tab_set, sync_id) for sync_id in ids}
-        assert shown == {"tf1": False, "keras": True, "torch": False}, f"tab set {i} after the click: {shown}"
-    keras_text = tab_sets.nth(0).locator("label[data-sync-id='keras'] + .sd-tab-content").inner_text()
+        assert shown == {"tf1": False, "keras": True, "torch": False}, (
+            f"tab set {i} after the click: {shown}"
+        )
+    keras_text = (
+        tab_sets.nth(0)
+        .locator("label[data-sync-id='keras'] + .sd-tab-content")
+        .inner_text()
+    )
     assert "return_sequences" in keras_text

@@ -1,4 +1,4 @@
-"""The chapters the book is made of, read from _toc.yml by rnnbook.toc.
+"""The chapters the book is made of, read from _toc.yml by booktools.toc.
 
 ``python tests/toc.py --notebooks`` prints the paired .ipynb of every chapter in
 the toc: the Makefile hands that list to nbval, so a chapter is tested the
@@ -10,7 +10,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from rnnbook import toc as _toc
+from booktools import toc as _toc
 
 ROOT = Path(__file__).resolve().parent.parent
 CHAPTERS = ROOT / "chapters"
@@ -34,4 +34,9 @@ def chapter_files() -> list[Path]:
 if __name__ == "__main__":
     if sys.argv[1:] != ["--notebooks"]:
         sys.exit("usage: python tests/toc.py --notebooks")
-    print(" ".join(str(p.with_suffix(".ipynb").relative_to(ROOT)) for p in toc_chapters()))
+    print(
+        " ".join(
+            str(p.with_suffix(".ipynb").relative_to(ROOT))
+            for p in toc_chapters()
+        )
+    )

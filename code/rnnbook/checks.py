@@ -6,7 +6,12 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["check_sequences", "check_lengths", "check_initial_state", "check_weight"]
+__all__ = [
+    "check_sequences",
+    "check_lengths",
+    "check_initial_state",
+    "check_weight",
+]
 
 
 def check_sequences(x, name: str = "x") -> np.ndarray:
@@ -18,7 +23,9 @@ def check_sequences(x, name: str = "x") -> np.ndarray:
             f"got rank {x.ndim} with shape {x.shape}"
         )
     if 0 in x.shape:
-        raise ValueError(f"{name} must have at least one sequence, step and feature; got shape {x.shape}")
+        raise ValueError(
+            f"{name} must have at least one sequence, step and feature; got shape {x.shape}"
+        )
     if not np.issubdtype(x.dtype, np.floating):
         x = x.astype(np.float64)
     return x
@@ -32,17 +39,30 @@ def check_lengths(lengths, batch: int | None, steps: int) -> np.ndarray:
     """
     if lengths is None:
         if batch is None:
-            raise ValueError("lengths is required here: pass one length per sequence, shape (N,)")
+            raise ValueError(
+                "lengths is required here: pass one length per sequence, shape (N,)"
+            )
         return np.full(batch, steps, dtype=np.int64)
     raw = np.asarray(lengths)
     if raw.ndim != 1:
-        raise ValueError(f"lengths must have rank 1, shape (N,), one length per sequence; got shape {raw.shape}")
+        raise ValueError(
+            f"lengths must have rank 1, shape (N,), one length per sequence; got shape {raw.shape}"
+        )
     if batch is not None and raw.shape[0] != batch:
-        raise ValueError(f"lengths has {raw.shape[0]} entries but the batch has N = {batch} sequences")
-    if not (np.issubdtype(raw.dtype, np.integer) or np.issubdtype(raw.dtype, np.floating)):
-        raise ValueError(f"lengths must be numbers of steps; got dtype {raw.dtype}")
+        raise ValueError(
+            f"lengths has {raw.shape[0]} entries but the batch has N = {batch} sequences"
+        )
+    if not (
+        np.issubdtype(raw.dtype, np.integer)
+        or np.issubdtype(raw.dtype, np.floating)
+    ):
+        raise ValueError(
+            f"lengths must be numbers of steps; got dtype {raw.dtype}"
+        )
     if raw.size and not np.all(np.equal(np.mod(raw, 1), 0)):
-        raise ValueError(f"lengths must be whole numbers of steps; got {raw.tolist()}")
+        raise ValueError(
+            f"lengths must be whole numbers of steps; got {raw.tolist()}"
+        )
     lengths = raw.astype(np.int64)
     bad = (lengths < 1) | (lengths > steps)
     if bad.any():
@@ -57,24 +77,34 @@ def check_weight(name: str, value, expected_shape: tuple) -> np.ndarray:
     """Return ``value`` as an array of ``expected_shape``, or raise ``ValueError`` naming both shapes."""
     value = np.asarray(value)
     if value.shape != tuple(expected_shape):
-        raise ValueError(f"{name} must have shape {tuple(expected_shape)}; got {value.shape}")
+        raise ValueError(
+            f"{name} must have shape {tuple(expected_shape)}; got {value.shape}"
+        )
     return value
 
 
-def check_initial_state(initial_state, n_states: int, batch: int, units: int, dtype) -> tuple:
+def check_initial_state(
+    initial_state, n_states: int, batch: int, units: int, dtype
+) -> tuple:
     """Return the initial state as a tuple of ``n_states`` arrays of shape (N, H).
 
     ``None`` gives zeros. One array is accepted where ``n_states == 1``.
     """
     if initial_state is None:
-        return tuple(np.zeros((batch, units), dtype=dtype) for _ in range(n_states))
+        return tuple(
+            np.zeros((batch, units), dtype=dtype) for _ in range(n_states)
+        )
     if n_states == 1 and not isinstance(initial_state, (tuple, list)):
         initial_state = (initial_state,)
     if len(initial_state) != n_states:
         what = "(h_0, c_0)" if n_states == 2 else "h_0"
-        raise ValueError(f"initial_state must be {what}: {n_states} array(s); got {len(initial_state)}")
+        raise ValueError(
+            f"initial_state must be {what}: {n_states} array(s); got {len(initial_state)}"
+        )
     names = ("h_0", "c_0")
     return tuple(
-        check_weight(f"initial_state {names[k]}", s, (batch, units)).astype(dtype, copy=False)
+        check_weight(f"initial_state {names[k]}", s, (batch, units)).astype(
+            dtype, copy=False
+        )
         for k, s in enumerate(initial_state)
     )

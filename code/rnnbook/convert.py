@@ -72,7 +72,9 @@ _NO_TORCH_RESET_BEFORE = (
 def _array(name, value, ndim):
     value = np.asarray(value)
     if value.ndim != ndim:
-        raise ValueError(f"{name} must have rank {ndim}; got shape {value.shape}")
+        raise ValueError(
+            f"{name} must have rank {ndim}; got shape {value.shape}"
+        )
     return value
 
 
@@ -83,10 +85,17 @@ def _expect(name, value, shape, gates, what=""):
     hint = ""
     for axis, (got, want) in enumerate(zip(value.shape, shape)):
         units = want // gates if want % gates == 0 else None
-        if units and got != want and got % units == 0 and got // units in _GATES:
+        if (
+            units
+            and got != want
+            and got % units == 0
+            and got // units in _GATES
+        ):
             hint = f" (axis {axis} holds {got // units} gates of H = {units}: that looks like {_GATES[got // units]})"
             break
-    raise ValueError(f"{name} must have shape {shape}{what}; got {value.shape}{hint}")
+    raise ValueError(
+        f"{name} must have shape {shape}{what}; got {value.shape}{hint}"
+    )
 
 
 def _units_from(name, recurrent, gates, rows_are_gates):
@@ -95,19 +104,39 @@ def _units_from(name, recurrent, gates, rows_are_gates):
     units = recurrent.shape[1] if rows_are_gates else recurrent.shape[0]
     if units == 0:
         raise ValueError(f"{name} has no units; got shape {recurrent.shape}")
-    shape = (gates * units, units) if rows_are_gates else (units, gates * units)
-    _expect(name, recurrent, shape, gates, f" for {_GATES[gates]} with H = {units}")
+    shape = (
+        (gates * units, units) if rows_are_gates else (units, gates * units)
+    )
+    _expect(
+        name, recurrent, shape, gates, f" for {_GATES[gates]} with H = {units}"
+    )
     return units
 
 
 def _check_reference(weights, gates):
     """Return (D, H) after checking the reference weights' shapes."""
-    units = _units_from("recurrent_kernel", weights.recurrent_kernel, gates, rows_are_gates=False)
+    units = _units_from(
+        "recurrent_kernel",
+        weights.recurrent_kernel,
+        gates,
+        rows_are_gates=False,
+    )
     kernel = _array("kernel", weights.kernel, 2)
-    _expect("kernel", kernel, (kernel.shape[0], gates * units), gates, f" = (D, {gates}*H) with H = {units}")
+    _expect(
+        "kernel",
+        kernel,
+        (kernel.shape[0], gates * units),
+        gates,
+        f" = (D, {gates}*H) with H = {units}",
+    )
     biases = ("bias",) if gates == 4 else ("input_bias", "recurrent_bias")
     for name in biases:
-        _expect(name, _array(name, getattr(weights, name), 1), (gates * units,), gates)
+        _expect(
+            name,
+            _array(name, getattr(weights, name), 1),
+            (gates * units,),
+            gates,
+        )
     return kernel.shape[0], units
 
 
@@ -115,13 +144,21 @@ def _get(weights, key):
     try:
         return weights[key]
     except (KeyError, TypeError, IndexError):
-        have = sorted(weights) if isinstance(weights, dict) else type(weights).__name__
+        have = (
+            sorted(weights)
+            if isinstance(weights, dict)
+            else type(weights).__name__
+        )
         raise ValueError(f"expected an entry {key!r}; got {have}") from None
 
 
 def _keras_list(weights):
     if not isinstance(weights, (list, tuple)) or len(weights) != 3:
-        got = f"a {type(weights).__name__}" + (f" of length {len(weights)}" if isinstance(weights, (list, tuple)) else "")
+        got = f"a {type(weights).__name__}" + (
+            f" of length {len(weights)}"
+            if isinstance(weights, (list, tuple))
+            else ""
+        )
         raise ValueError(
             f"expected Keras's layer.get_weights() list [kernel, recurrent_kernel, bias] (use_bias=True); got {got}"
         )
@@ -130,9 +167,14 @@ def _keras_list(weights):
 
 def _forget(forget_bias):
     # bool is a numbers.Real in Python; forget_bias=True is almost surely a mistake, so refuse it
-    if isinstance(forget_bias, (bool, np.bool_)) or not isinstance(forget_bias, numbers.Real) \
-            or not np.isfinite(forget_bias):
-        raise ValueError(f"forget_bias must be a finite number (LSTMCell's default is 1.0); got {forget_bias!r}")
+    if (
+        isinstance(forget_bias, (bool, np.bool_))
+        or not isinstance(forget_bias, numbers.Real)
+        or not np.isfinite(forget_bias)
+    ):
+        raise ValueError(
+            f"forget_bias must be a finite number (LSTMCell's default is 1.0); got {forget_bias!r}"
+        )
     return forget_bias
 
 
@@ -149,7 +191,12 @@ def _split_tf1_kernel(name, kernel, units, columns, gates):
 
 # --- LSTM ---------------------------------------------------------------------------------------
 
-_TF1_FROM_REF = [0, 2, 1, 3]  # TF1 i, j, f, o read from reference i, f, g, o (its own inverse)
+_TF1_FROM_REF = [
+    0,
+    2,
+    1,
+    3,
+]  # TF1 i, j, f, o read from reference i, f, g, o (its own inverse)
 
 
 def _blocks(matrix, gates, axis=-1):
@@ -158,13 +205,25 @@ def _blocks(matrix, gates, axis=-1):
 
 def _read_torch(state_dict, suffix, gates):
     """The four ``nn.LSTM``/``nn.GRU`` arrays, checked: ``(w_ih (G*H, D), w_hh (G*H, H), b_ih, b_hh)``."""
-    names = [k + suffix for k in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")]
+    names = [
+        k + suffix for k in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")
+    ]
     w_ih, w_hh, b_ih, b_hh = (_get(state_dict, name) for name in names)
     units = _units_from(names[1], w_hh, gates, rows_are_gates=True)
     w_ih = _array(names[0], w_ih, 2)
-    _expect(names[0], w_ih, (gates * units, w_ih.shape[1]), gates, f" = ({gates}*H, D) with H = {units}")
-    b_ih = _expect(names[2], _array(names[2], b_ih, 1), (gates * units,), gates)
-    b_hh = _expect(names[3], _array(names[3], b_hh, 1), (gates * units,), gates)
+    _expect(
+        names[0],
+        w_ih,
+        (gates * units, w_ih.shape[1]),
+        gates,
+        f" = ({gates}*H, D) with H = {units}",
+    )
+    b_ih = _expect(
+        names[2], _array(names[2], b_ih, 1), (gates * units,), gates
+    )
+    b_hh = _expect(
+        names[3], _array(names[3], b_hh, 1), (gates * units,), gates
+    )
     return w_ih, np.asarray(w_hh), b_ih, b_hh
 
 
@@ -221,12 +280,22 @@ def lstm_from_tf1(variables, *, forget_bias: float) -> LSTMWeights:
     forget_bias = _forget(forget_bias)
     bias = _array("bias", _get(variables, "bias"), 1)
     if bias.shape[0] % 4 or bias.shape[0] == 0:
-        raise ValueError(f"bias must have shape (4*H,), the 4 gates i, j, f, o of an LSTM; got {bias.shape}")
+        raise ValueError(
+            f"bias must have shape (4*H,), the 4 gates i, j, f, o of an LSTM; got {bias.shape}"
+        )
     units = bias.shape[0] // 4
-    x_part, h_part = _split_tf1_kernel("kernel", _get(variables, "kernel"), units, 4 * units, 4)
-    reorder = lambda m: np.concatenate([_blocks(m, 4)[k] for k in _TF1_FROM_REF], axis=-1)  # noqa: E731
+    x_part, h_part = _split_tf1_kernel(
+        "kernel", _get(variables, "kernel"), units, 4 * units, 4
+    )
+    reorder = lambda m: np.concatenate(
+        [_blocks(m, 4)[k] for k in _TF1_FROM_REF], axis=-1
+    )  # noqa: E731
     i, f, g, o = _blocks(reorder(bias), 4)
-    return LSTMWeights(reorder(x_part), reorder(h_part), np.concatenate([i, f + forget_bias, g, o]).astype(bias.dtype))
+    return LSTMWeights(
+        reorder(x_part),
+        reorder(h_part),
+        np.concatenate([i, f + forget_bias, g, o]).astype(bias.dtype),
+    )
 
 
 def lstm_to_tf1(weights: LSTMWeights, *, forget_bias: float) -> dict:
@@ -238,9 +307,16 @@ def lstm_to_tf1(weights: LSTMWeights, *, forget_bias: float) -> dict:
     forget_bias = _forget(forget_bias)
     _check_reference(weights, 4)
     i, f, g, o = _blocks(weights.bias, 4)
-    bias = np.concatenate([i, g, f - forget_bias, o]).astype(np.asarray(weights.bias).dtype)
-    stacked = np.concatenate([np.asarray(weights.kernel), np.asarray(weights.recurrent_kernel)], axis=0)
-    kernel = np.concatenate([_blocks(stacked, 4)[k] for k in _TF1_FROM_REF], axis=-1)
+    bias = np.concatenate([i, g, f - forget_bias, o]).astype(
+        np.asarray(weights.bias).dtype
+    )
+    stacked = np.concatenate(
+        [np.asarray(weights.kernel), np.asarray(weights.recurrent_kernel)],
+        axis=0,
+    )
+    kernel = np.concatenate(
+        [_blocks(stacked, 4)[k] for k in _TF1_FROM_REF], axis=-1
+    )
     return {"kernel": kernel, "bias": bias}
 
 
@@ -260,7 +336,13 @@ def gru_from_torch(state_dict, suffix: str = "_l0") -> GRUWeights:
     a transpose and a reorder, both biases kept.
     """
     w_ih, w_hh, b_ih, b_hh = _read_torch(state_dict, suffix, 3)
-    return GRUWeights(_swap_first_two(w_ih.T), _swap_first_two(w_hh.T), _swap_first_two(b_ih), _swap_first_two(b_hh), True)
+    return GRUWeights(
+        _swap_first_two(w_ih.T),
+        _swap_first_two(w_hh.T),
+        _swap_first_two(b_ih),
+        _swap_first_two(b_hh),
+        True,
+    )
 
 
 def gru_to_torch(weights: GRUWeights, suffix: str = "_l0") -> dict:
@@ -269,11 +351,17 @@ def gru_to_torch(weights: GRUWeights, suffix: str = "_l0") -> dict:
     Raises ``ValueError`` for ``reset_after=False``: ``nn.GRU`` cannot compute that GRU.
     """
     if not weights.reset_after:
-        raise ValueError(f"cannot convert a GRU with reset_after=False to PyTorch: {_NO_TORCH_RESET_BEFORE}")
+        raise ValueError(
+            f"cannot convert a GRU with reset_after=False to PyTorch: {_NO_TORCH_RESET_BEFORE}"
+        )
     _check_reference(weights, 3)
     return {
-        "weight_ih" + suffix: _swap_first_two(np.asarray(weights.kernel)).T.copy(),
-        "weight_hh" + suffix: _swap_first_two(np.asarray(weights.recurrent_kernel)).T.copy(),
+        "weight_ih" + suffix: _swap_first_two(
+            np.asarray(weights.kernel)
+        ).T.copy(),
+        "weight_hh" + suffix: _swap_first_two(
+            np.asarray(weights.recurrent_kernel)
+        ).T.copy(),
         "bias_ih" + suffix: _swap_first_two(weights.input_bias),
         "bias_hh" + suffix: _swap_first_two(weights.recurrent_bias),
     }
@@ -293,8 +381,16 @@ def gru_from_keras(weights, *, reset_after: bool = True) -> GRUWeights:
             f"a Keras GRU with reset_after={reset_after} stores a bias of shape {expected}; got {bias.shape}. "
             "Pass the layer's own reset_after (a (3H,) bias means reset_after=False, (2, 3H) means True)"
         )
-    input_bias, recurrent_bias = (bias[0], bias[1]) if reset_after else (bias, np.zeros_like(bias))
-    result = GRUWeights(kernel.copy(), recurrent.copy(), input_bias.copy(), recurrent_bias.copy(), bool(reset_after))
+    input_bias, recurrent_bias = (
+        (bias[0], bias[1]) if reset_after else (bias, np.zeros_like(bias))
+    )
+    result = GRUWeights(
+        kernel.copy(),
+        recurrent.copy(),
+        input_bias.copy(),
+        recurrent_bias.copy(),
+        bool(reset_after),
+    )
     _check_reference(result, 3)
     return result
 
@@ -304,12 +400,28 @@ def gru_to_keras(weights: GRUWeights) -> list:
     ``reset_after=weights.reset_after``: bias (2, 3H) if True, else (3H,) = input + recurrent bias.
     """
     _check_reference(weights, 3)
-    input_bias, recurrent_bias = np.asarray(weights.input_bias), np.asarray(weights.recurrent_bias)
-    bias = np.stack([input_bias, recurrent_bias]) if weights.reset_after else input_bias + recurrent_bias
-    return [np.asarray(weights.kernel).copy(), np.asarray(weights.recurrent_kernel).copy(), bias]
+    input_bias, recurrent_bias = (
+        np.asarray(weights.input_bias),
+        np.asarray(weights.recurrent_bias),
+    )
+    bias = (
+        np.stack([input_bias, recurrent_bias])
+        if weights.reset_after
+        else input_bias + recurrent_bias
+    )
+    return [
+        np.asarray(weights.kernel).copy(),
+        np.asarray(weights.recurrent_kernel).copy(),
+        bias,
+    ]
 
 
-_TF1_GRU_KEYS = ("gates/kernel", "gates/bias", "candidate/kernel", "candidate/bias")
+_TF1_GRU_KEYS = (
+    "gates/kernel",
+    "gates/bias",
+    "candidate/kernel",
+    "candidate/bias",
+)
 
 
 def gru_from_tf1(variables) -> GRUWeights:
@@ -318,21 +430,36 @@ def gru_from_tf1(variables) -> GRUWeights:
     ``gates/kernel`` (D+H, 2H) and ``gates/bias`` (2H,) hold ``r, u`` (``u`` is ``z``);
     ``candidate/kernel`` (D+H, H) and ``candidate/bias`` (H,) hold ``n``. The recurrent bias is zero.
     """
-    gate_kernel, gate_bias, cand_kernel, cand_bias = (_get(variables, k) for k in _TF1_GRU_KEYS)
+    gate_kernel, gate_bias, cand_kernel, cand_bias = (
+        _get(variables, k) for k in _TF1_GRU_KEYS
+    )
     cand_bias = _array("candidate/bias", cand_bias, 1)
     units = cand_bias.shape[0]
     if units == 0:
-        raise ValueError("candidate/bias must have shape (H,) with H >= 1; got (0,)")
-    gate_bias = _expect("gates/bias", _array("gates/bias", gate_bias, 1), (2 * units,), 2)
-    gx, gh = _split_tf1_kernel("gates/kernel", gate_kernel, units, 2 * units, 3)
-    cx, ch = _split_tf1_kernel("candidate/kernel", cand_kernel, units, units, 3)
+        raise ValueError(
+            "candidate/bias must have shape (H,) with H >= 1; got (0,)"
+        )
+    gate_bias = _expect(
+        "gates/bias", _array("gates/bias", gate_bias, 1), (2 * units,), 2
+    )
+    gx, gh = _split_tf1_kernel(
+        "gates/kernel", gate_kernel, units, 2 * units, 3
+    )
+    cx, ch = _split_tf1_kernel(
+        "candidate/kernel", cand_kernel, units, units, 3
+    )
     if gx.shape[0] != cx.shape[0]:
-        raise ValueError(f"gates/kernel has D = {gx.shape[0]} input rows but candidate/kernel has {cx.shape[0]}")
+        raise ValueError(
+            f"gates/kernel has D = {gx.shape[0]} input rows but candidate/kernel has {cx.shape[0]}"
+        )
     z_r = lambda m: np.concatenate(_blocks(m, 2)[::-1], axis=-1)  # noqa: E731  (r, u) -> (z, r)
     input_bias = np.concatenate([z_r(gate_bias), cand_bias])
     return GRUWeights(
-        np.concatenate([z_r(gx), cx], axis=-1), np.concatenate([z_r(gh), ch], axis=-1),
-        input_bias, np.zeros_like(input_bias), False,
+        np.concatenate([z_r(gx), cx], axis=-1),
+        np.concatenate([z_r(gh), ch], axis=-1),
+        input_bias,
+        np.zeros_like(input_bias),
+        False,
     )
 
 
@@ -349,7 +476,10 @@ def gru_to_tf1(weights: GRUWeights) -> dict:
             "r * (h U_n + b_hn) cannot be written that way in general"
         )
     _check_reference(weights, 3)
-    stacked = np.concatenate([np.asarray(weights.kernel), np.asarray(weights.recurrent_kernel)], axis=0)
+    stacked = np.concatenate(
+        [np.asarray(weights.kernel), np.asarray(weights.recurrent_kernel)],
+        axis=0,
+    )
     bias = np.asarray(weights.input_bias) + np.asarray(weights.recurrent_bias)
     (z, r, n), (bz, br, bn) = _blocks(stacked, 3), _blocks(bias, 3)
     return {

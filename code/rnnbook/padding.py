@@ -11,7 +11,9 @@ __all__ = ["mask_from_lengths", "gather_last_valid"]
 
 def _steps(steps) -> int:
     if isinstance(steps, bool) or int(steps) != steps or steps < 1:
-        raise ValueError(f"steps (T) must be a whole number >= 1; got {steps!r}")
+        raise ValueError(
+            f"steps (T) must be a whole number >= 1; got {steps!r}"
+        )
     return int(steps)
 
 

@@ -7,7 +7,9 @@ import numpy as np
 __all__ = ["plot_outputs_and_state"]
 
 
-def plot_outputs_and_state(outputs, final_states, lengths=None, names=None, state_label="$h_n$"):
+def plot_outputs_and_state(
+    outputs, final_states, lengths=None, names=None, state_label="$h_n$"
+):
     """Draw, for each sequence, its outputs as a units x time heat map and its final state beside it.
 
     Args:
@@ -29,31 +31,65 @@ def plot_outputs_and_state(outputs, final_states, lengths=None, names=None, stat
     batch, steps, units = outputs.shape
     final_states = check_weight("final_states", final_states, (batch, units))
     lengths = check_lengths(lengths, batch, steps)
-    names = list(names) if names is not None else [f"sequence {n}" for n in range(batch)]
+    names = (
+        list(names)
+        if names is not None
+        else [f"sequence {n}" for n in range(batch)]
+    )
     if len(names) != batch:
-        raise ValueError(f"names must have one title per sequence (N = {batch}); got {len(names)}")
+        raise ValueError(
+            f"names must have one title per sequence (N = {batch}); got {len(names)}"
+        )
 
     limit = max(np.abs(outputs).max(), np.abs(final_states).max(), 1e-6)
     style = dict(cmap="RdBu_r", vmin=-limit, vmax=limit, aspect="auto")
     fig, axes = plt.subplots(
-        1, 2 * batch, figsize=(2.4 * batch + 1.4, 3.2), squeeze=False, layout="constrained",
+        1,
+        2 * batch,
+        figsize=(2.4 * batch + 1.4, 3.2),
+        squeeze=False,
+        layout="constrained",
         gridspec_kw={"width_ratios": [steps, 1.2] * batch},
     )
     for n in range(batch):
         ax_out, ax_state = axes[0, 2 * n], axes[0, 2 * n + 1]
         image = ax_out.imshow(outputs[n].T, **style)
         for t in range(lengths[n], steps):  # hatch the padded steps
-            ax_out.add_patch(Rectangle((t - 0.5, -0.5), 1, units, fill=False, hatch="///", color="0.4", lw=0))
+            ax_out.add_patch(
+                Rectangle(
+                    (t - 0.5, -0.5),
+                    1,
+                    units,
+                    fill=False,
+                    hatch="///",
+                    color="0.4",
+                    lw=0,
+                )
+            )
         last = lengths[n] - 1
-        ax_out.add_patch(Rectangle((last - 0.5, -0.5), 1, units, fill=False, ec="black", lw=2.2))
-        ax_out.set_xticks(range(steps), [str(t + 1) for t in range(steps)], fontsize=8)
-        ax_out.set_yticks(range(units), [str(u) for u in range(units)], fontsize=8)
+        ax_out.add_patch(
+            Rectangle(
+                (last - 0.5, -0.5), 1, units, fill=False, ec="black", lw=2.2
+            )
+        )
+        ax_out.set_xticks(
+            range(steps), [str(t + 1) for t in range(steps)], fontsize=8
+        )
+        ax_out.set_yticks(
+            range(units), [str(u) for u in range(units)], fontsize=8
+        )
         ax_out.set_xlabel("time step $t$")
         ax_out.set_ylabel("unit" if n == 0 else "")
-        ax_out.set_title(f"{names[n]} (length {lengths[n]})", fontsize=9, loc="left")
+        ax_out.set_title(
+            f"{names[n]} (length {lengths[n]})", fontsize=9, loc="left"
+        )
         ax_state.imshow(final_states[n][:, None], **style)
-        ax_state.add_patch(Rectangle((-0.5, -0.5), 1, units, fill=False, ec="black", lw=2.2))
+        ax_state.add_patch(
+            Rectangle((-0.5, -0.5), 1, units, fill=False, ec="black", lw=2.2)
+        )
         ax_state.set_xticks([0], [state_label])
         ax_state.set_yticks([])
-    fig.colorbar(image, ax=list(axes.ravel()), shrink=0.85, label="value of $h_t$")
+    fig.colorbar(
+        image, ax=list(axes.ravel()), shrink=0.85, label="value of $h_t$"
+    )
     return fig

@@ -31,7 +31,12 @@ from typing import NamedTuple
 
 import numpy as np
 
-from .checks import check_initial_state, check_lengths, check_sequences, check_weight
+from .checks import (
+    check_initial_state,
+    check_lengths,
+    check_sequences,
+    check_weight,
+)
 
 __all__ = [
     "RNNWeights",
@@ -107,9 +112,13 @@ def _run(x, lengths, initial_state, units, step):
     state = initial_state
     outputs = np.zeros((batch, steps, units), dtype=x.dtype)
     for t in range(steps):
-        valid = (t < lengths)[:, None]  # (N, 1): which rows still have data at step t
+        valid = (t < lengths)[
+            :, None
+        ]  # (N, 1): which rows still have data at step t
         candidate = step(x[:, t], state)
-        state = tuple(np.where(valid, new, old) for new, old in zip(candidate, state))
+        state = tuple(
+            np.where(valid, new, old) for new, old in zip(candidate, state)
+        )
         outputs[:, t] = np.where(valid, state[0], 0.0)
     return outputs, state
 
@@ -137,12 +146,20 @@ def rnn_forward(x, weights: RNNWeights, lengths=None, initial_state=None):
         ``(outputs, h_n)``: outputs (N, T, H), zero past each length;
         ``h_n`` (N, H), the hidden state at each sequence's last valid step.
     """
-    x, lengths, units, state = _prepare(x, lengths, weights, 1, initial_state, 1)
+    x, lengths, units, state = _prepare(
+        x, lengths, weights, 1, initial_state, 1
+    )
     check_weight("bias", weights.bias, (units,))
 
     def step(x_t, state):
         (h,) = state
-        return (np.tanh(x_t @ weights.kernel + h @ weights.recurrent_kernel + weights.bias),)
+        return (
+            np.tanh(
+                x_t @ weights.kernel
+                + h @ weights.recurrent_kernel
+                + weights.bias
+            ),
+        )
 
     outputs, (h_n,) = _run(x, lengths, state, units, step)
     return outputs, h_n
@@ -161,7 +178,9 @@ def lstm_forward(x, weights: LSTMWeights, lengths=None, initial_state=None):
         ``(outputs, (h_n, c_n))``: outputs (N, T, H), zero past each length;
         ``h_n`` and ``c_n`` (N, H), hidden and cell state at the last valid step.
     """
-    x, lengths, units, state = _prepare(x, lengths, weights, 4, initial_state, 2)
+    x, lengths, units, state = _prepare(
+        x, lengths, weights, 4, initial_state, 2
+    )
     check_weight("bias", weights.bias, (4 * units,))
 
     def step(x_t, state):
@@ -190,7 +209,9 @@ def gru_forward(x, weights: GRUWeights, lengths=None, initial_state=None):
         ``(outputs, h_n)``: outputs (N, T, H), zero past each length;
         ``h_n`` (N, H), the hidden state at each sequence's last valid step.
     """
-    x, lengths, units, state = _prepare(x, lengths, weights, 3, initial_state, 1)
+    x, lengths, units, state = _prepare(
+        x, lengths, weights, 3, initial_state, 1
+    )
     check_weight("input_bias", weights.input_bias, (3 * units,))
     check_weight("recurrent_bias", weights.recurrent_bias, (3 * units,))
     W_z, W_r, W_n = np.split(np.asarray(weights.kernel), 3, axis=-1)
@@ -216,15 +237,21 @@ def _uniform(rng, shape, scale):
     return rng.uniform(-scale, scale, size=shape).astype(np.float32)
 
 
-def random_rnn_weights(input_size: int, units: int, seed: int = 0) -> RNNWeights:
+def random_rnn_weights(
+    input_size: int, units: int, seed: int = 0
+) -> RNNWeights:
     """Random :class:`RNNWeights`, uniform in ``±1/sqrt(H)`` (PyTorch's default range), float32."""
     rng, s = np.random.default_rng(seed), 1.0 / np.sqrt(units)
     return RNNWeights(
-        _uniform(rng, (input_size, units), s), _uniform(rng, (units, units), s), _uniform(rng, (units,), s)
+        _uniform(rng, (input_size, units), s),
+        _uniform(rng, (units, units), s),
+        _uniform(rng, (units,), s),
     )
 
 
-def random_lstm_weights(input_size: int, units: int, seed: int = 0) -> LSTMWeights:
+def random_lstm_weights(
+    input_size: int, units: int, seed: int = 0
+) -> LSTMWeights:
     """Random :class:`LSTMWeights`, uniform in ``±1/sqrt(H)``, float32."""
     rng, s = np.random.default_rng(seed), 1.0 / np.sqrt(units)
     return LSTMWeights(
@@ -234,7 +261,9 @@ def random_lstm_weights(input_size: int, units: int, seed: int = 0) -> LSTMWeigh
     )
 
 
-def random_gru_weights(input_size: int, units: int, seed: int = 0, reset_after: bool = True) -> GRUWeights:
+def random_gru_weights(
+    input_size: int, units: int, seed: int = 0, reset_after: bool = True
+) -> GRUWeights:
     """Random :class:`GRUWeights`, uniform in ``±1/sqrt(H)``, float32."""
     rng, s = np.random.default_rng(seed), 1.0 / np.sqrt(units)
     return GRUWeights(

@@ -1,6 +1,6 @@
 """Measure what each chapter costs, next to its floor, and enforce the budgets.
 
-``python -m rnnbook.bench [--out _build/bench]`` executes every chapter listed in
+``python -m booktools.bench [--out _build/bench]`` executes every chapter listed in
 ``_toc.yml`` in a fresh kernel, one at a time, and records
 
 * ``seconds``: wall time from kernel start to the last cell's end;
@@ -47,7 +47,11 @@ class _TreeSampler(threading.Thread):
 
     def __init__(self, pid: int, interval: float = 0.05):
         super().__init__(daemon=True)
-        self.process, self.interval, self.peak_bytes = psutil.Process(pid), interval, 0
+        self.process, self.interval, self.peak_bytes = (
+            psutil.Process(pid),
+            interval,
+            0,
+        )
         self._stop_event = threading.Event()
 
     def run(self):
@@ -76,7 +80,9 @@ def _is_setup(statement: ast.stmt) -> bool:
     if isinstance(statement, (ast.Import, ast.ImportFrom)):
         return True
     text = ast.unparse(statement)
-    return text.startswith(("os.environ[", "os.environ.setdefault(", "os.environ.update("))
+    return text.startswith(
+        ("os.environ[", "os.environ.setdefault(", "os.environ.update(")
+    )
 
 
 def floor_source(notebook) -> str:
@@ -85,7 +91,11 @@ def floor_source(notebook) -> str:
     for cell in notebook.cells:
         if cell.cell_type != "code":
             continue
-        python = "\n".join(line for line in cell.source.splitlines() if not line.lstrip().startswith(("%", "!")))
+        python = "\n".join(
+            line
+            for line in cell.source.splitlines()
+            if not line.lstrip().startswith(("%", "!"))
+        )
         try:
             tree = ast.parse(python)
         except SyntaxError:
@@ -107,7 +117,12 @@ def run_notebook(notebook, cwd: Path, timeout: int = 600) -> dict:
     """
     notebook = nbformat.from_dict(notebook)  # a copy
     notebook.cells.append(nbformat.v4.new_code_cell(_PEAK_CELL))
-    client = NotebookClient(notebook, timeout=timeout, kernel_name="python3", resources={"metadata": {"path": str(cwd)}})
+    client = NotebookClient(
+        notebook,
+        timeout=timeout,
+        kernel_name="python3",
+        resources={"metadata": {"path": str(cwd)}},
+    )
     start = time.perf_counter()
     with client.setup_kernel():
         sampler = _TreeSampler(client.km.provisioner.pid)
@@ -118,15 +133,24 @@ def run_notebook(notebook, cwd: Path, timeout: int = 600) -> dict:
         finally:
             tree_peak = sampler.stop()
     seconds = time.perf_counter() - start
-    text = "".join(o.get("text", "") for o in notebook.cells[-1].outputs if o.get("output_type") == "stream")
+    text = "".join(
+        o.get("text", "")
+        for o in notebook.cells[-1].outputs
+        if o.get("output_type") == "stream"
+    )
     kernel_peak_kb = int(text.split("BENCH_VMHWM", 1)[1].split()[0])
-    return {"seconds": seconds, "peak_mb": max(kernel_peak_kb * 1024, tree_peak) / 2**20}
+    return {
+        "seconds": seconds,
+        "peak_mb": max(kernel_peak_kb * 1024, tree_peak) / 2**20,
+    }
 
 
-def bench(root: Path) -> list[dict]:
+def bench(root: Path, only: list[str] | None = None) -> list[dict]:
     """One row per chapter in the toc: chapter, seconds, floor_seconds, ratio, peak_mb, floor_mb, within_budget."""
     rows = []
     for md in toc_chapters(root):
+        if only and not any(part in md.stem for part in only):
+            continue
         chapter = jupytext.read(md)
         floor = nbformat.v4.new_notebook(metadata=chapter.metadata)
         floor.cells.append(nbformat.v4.new_code_cell(floor_source(chapter)))
@@ -142,13 +166,25 @@ def bench(root: Path) -> list[dict]:
             "peak_mb": round(chapter_run["peak_mb"], 1),
             "floor_mb": round(floor_run["peak_mb"], 1),
         }
-        row["within_budget"] = bool(chapter_run["seconds"] <= time_budget and chapter_run["peak_mb"] <= PEAK_MB_BUDGET)
+        row["within_budget"] = bool(
+            chapter_run["seconds"] <= time_budget
+            and chapter_run["peak_mb"] <= PEAK_MB_BUDGET
+        )
         rows.append(row)
         print(_format_row(row), flush=True)
     return rows
 
 
-_COLUMNS = ["chapter", "seconds", "floor_seconds", "ratio", "time_budget_seconds", "peak_mb", "floor_mb", "within_budget"]
+_COLUMNS = [
+    "chapter",
+    "seconds",
+    "floor_seconds",
+    "ratio",
+    "time_budget_seconds",
+    "peak_mb",
+    "floor_mb",
+    "within_budget",
+]
 _WIDTHS = [40, 8, 14, 6, 20, 8, 9, 13]
 
 
@@ -172,16 +208,45 @@ def write_reports(rows: list[dict], out: Path) -> None:
 
     names = [r["chapter"] for r in rows]
     y = range(len(rows))
-    fig, (ax_t, ax_m) = plt.subplots(1, 2, figsize=(11, 0.5 * len(rows) + 1.8), layout="constrained", sharey=True)
-    ax_t.barh(y, [r["seconds"] for r in rows], color="tab:blue", label="chapter")
-    ax_t.barh(y, [r["floor_seconds"] for r in rows], color="tab:gray", alpha=0.7, label="floor (imports only)")
-    ax_t.scatter([r["time_budget_seconds"] for r in rows], y, marker="|", s=300, color="tab:red", label="budget")
+    fig, (ax_t, ax_m) = plt.subplots(
+        1,
+        2,
+        figsize=(11, 0.5 * len(rows) + 1.8),
+        layout="constrained",
+        sharey=True,
+    )
+    ax_t.barh(
+        y, [r["seconds"] for r in rows], color="tab:blue", label="chapter"
+    )
+    ax_t.barh(
+        y,
+        [r["floor_seconds"] for r in rows],
+        color="tab:gray",
+        alpha=0.7,
+        label="floor (imports only)",
+    )
+    ax_t.scatter(
+        [r["time_budget_seconds"] for r in rows],
+        y,
+        marker="|",
+        s=300,
+        color="tab:red",
+        label="budget",
+    )
     ax_t.set_yticks(list(y), names)
     ax_t.invert_yaxis()
     ax_t.set_xlabel("wall time (s)")
     ax_t.legend(loc="lower right", fontsize=8)
-    ax_m.barh(y, [r["peak_mb"] for r in rows], color="tab:green", label="chapter")
-    ax_m.barh(y, [r["floor_mb"] for r in rows], color="tab:gray", alpha=0.7, label="floor (imports only)")
+    ax_m.barh(
+        y, [r["peak_mb"] for r in rows], color="tab:green", label="chapter"
+    )
+    ax_m.barh(
+        y,
+        [r["floor_mb"] for r in rows],
+        color="tab:gray",
+        alpha=0.7,
+        label="floor (imports only)",
+    )
     ax_m.axvline(PEAK_MB_BUDGET, color="tab:red", label="budget")
     ax_m.set_xlabel("peak resident memory of the kernel (MB)")
     ax_m.legend(loc="lower right", fontsize=8)
@@ -192,17 +257,37 @@ def write_reports(rows: list[dict], out: Path) -> None:
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--root", type=Path, default=Path.cwd(), help="the book's root (with _toc.yml)")
-    parser.add_argument("--out", type=Path, default=None, help="report folder (default: ROOT/_build/bench)")
+    parser.add_argument(
+        "--root",
+        type=Path,
+        default=Path.cwd(),
+        help="the book's root (with _toc.yml)",
+    )
+    parser.add_argument(
+        "--out",
+        type=Path,
+        default=None,
+        help="report folder (default: ROOT/_build/bench)",
+    )
+    parser.add_argument(
+        "--chapter",
+        action="append",
+        default=[],
+        help="only the chapters whose name contains this (repeatable)",
+    )
     args = parser.parse_args(argv)
     out = args.out or args.root / "_build" / "bench"
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     print(_format_row({c: c for c in _COLUMNS}))
-    rows = bench(args.root)
+    rows = bench(args.root, args.chapter)
     write_reports(rows, out)
     over = [r["chapter"] for r in rows if not r["within_budget"]]
-    print(f"\nReports: {out / 'bench.csv'}, {out / 'bench.json'}, {out / 'bench.png'}")
-    print(f"Budgets: peak < {PEAK_MB_BUDGET:.0f} MB; time < {TIME_FACTOR:g} x floor + {TIME_SLACK_S:g} s.")
+    print(
+        f"\nReports: {out / 'bench.csv'}, {out / 'bench.json'}, {out / 'bench.png'}"
+    )
+    print(
+        f"Budgets: peak < {PEAK_MB_BUDGET:.0f} MB; time < {TIME_FACTOR:g} x floor + {TIME_SLACK_S:g} s."
+    )
     if over:
         print(f"OVER BUDGET: {', '.join(over)}")
         return 1

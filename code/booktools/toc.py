@@ -20,14 +20,23 @@ def toc_files(root) -> list[str]:
 
     path = Path(root) / "_toc.yml"
     if not path.exists():
-        raise ValueError(f"no _toc.yml in {Path(root).resolve()}: pass the book's root folder")
+        raise ValueError(
+            f"no _toc.yml in {Path(root).resolve()}: pass the book's root folder"
+        )
     toc = yaml.safe_load(path.read_text())
     files = [toc["root"], *_files(toc.get("chapters"))]
     for part in toc.get("parts", []):
         files += _files(part.get("chapters"))
-    return [f[: -len(Path(f).suffix)] if Path(f).suffix in {".md", ".ipynb"} else f for f in files]
+    return [
+        f[: -len(Path(f).suffix)] if Path(f).suffix in {".md", ".ipynb"} else f
+        for f in files
+    ]
 
 
 def toc_chapters(root) -> list[Path]:
     """The chapter sources (``chapters/*.md``) listed in the toc, in toc order."""
-    return [Path(root) / f"{f}.md" for f in toc_files(root) if f.startswith("chapters/")]
+    return [
+        Path(root) / f"{f}.md"
+        for f in toc_files(root)
+        if f.startswith("chapters/")
+    ]

@@ -42,9 +42,9 @@ The student version of a chapter (:func:`student_notebook`) is the chapter with
 
 Command line::
 
-    python -m rnnbook.assignments OUTDIR                  # one student notebook per chapter in _toc.yml
-    python -m rnnbook.assignments OUTDIR --with-solutions # the same with the answers kept (nbgrader's source/)
-    python -m rnnbook.assignments --grade submitted.ipynb [--release OUTDIR/NN_name.ipynb]
+    python -m booktools.assignments OUTDIR                  # one student notebook per chapter in _toc.yml
+    python -m booktools.assignments OUTDIR --with-solutions # the same with the answers kept (nbgrader's source/)
+    python -m booktools.assignments --grade submitted.ipynb [--release OUTDIR/NN_name.ipynb]
 
 A chapter that breaks the form (markers unbalanced or nested, a solution not followed by a
 check cell, an exercise without a solution, ...) stops the run with an
@@ -73,7 +73,9 @@ STUB = 'raise NotImplementedError("Exercise {label}: write your answer here")'
 # Anything that looks like a solution marker; a misspelt one would otherwise leave an answer in.
 _MARKER_LIKE = re.compile(r"#+\s*(BEGIN|END)\s+SOLUTION", re.IGNORECASE)
 # A MyST directive opener: ':::{name} argument' or '```{name} argument' (up to 3 spaces of indent).
-_OPENER = re.compile(r"^ {0,3}(?P<fence>:{3,}|`{3,})\{(?P<name>[A-Za-z][\w-]*)\}\s*(?P<arg>.*?)\s*$")
+_OPENER = re.compile(
+    r"^ {0,3}(?P<fence>:{3,}|`{3,})\{(?P<name>[A-Za-z][\w-]*)\}\s*(?P<arg>.*?)\s*$"
+)
 _OPTION = re.compile(r"^:(?P<key>[\w-]+):\s*(?P<value>.*?)\s*$")
 
 STUDENT_NOTE = (
@@ -92,7 +94,9 @@ class AssignmentError(ValueError):
 class Exercise:
     label: str
     title: str = ""
-    solution_cells: list[int] = field(default_factory=list)  # indices in the output notebook
+    solution_cells: list[int] = field(
+        default_factory=list
+    )  # indices in the output notebook
     check_cells: list[int] = field(default_factory=list)
 
 
@@ -114,7 +118,9 @@ def read_chapter(path: str | Path) -> nbformat.NotebookNode:
 # The transformation
 
 
-def stub_solutions(source: str, label: str, where: str = "the cell") -> tuple[str, int]:
+def stub_solutions(
+    source: str, label: str, where: str = "the cell"
+) -> tuple[str, int]:
     """Replace each marked block of ``source`` by the stub; return the new source and the block count."""
     out: list[str] = []
     inside = False
@@ -123,14 +129,18 @@ def stub_solutions(source: str, label: str, where: str = "the cell") -> tuple[st
         stripped = line.strip()
         if stripped == BEGIN:
             if inside:
-                raise AssignmentError(f"{where}: line {number} opens {BEGIN!r} inside another (nested markers)")
+                raise AssignmentError(
+                    f"{where}: line {number} opens {BEGIN!r} inside another (nested markers)"
+                )
             inside = True
             blocks += 1
             indent = line[: len(line) - len(line.lstrip())]
             out.append(indent + STUB.format(label=label))
         elif stripped == END:
             if not inside:
-                raise AssignmentError(f"{where}: line {number} has {END!r} without a {BEGIN!r} before it")
+                raise AssignmentError(
+                    f"{where}: line {number} has {END!r} without a {BEGIN!r} before it"
+                )
             inside = False
         elif _MARKER_LIKE.search(line):
             raise AssignmentError(
@@ -140,14 +150,18 @@ def stub_solutions(source: str, label: str, where: str = "the cell") -> tuple[st
         elif not inside:
             out.append(line)
     if inside:
-        raise AssignmentError(f"{where}: {BEGIN!r} is never closed by {END!r} (unbalanced markers)")
+        raise AssignmentError(
+            f"{where}: {BEGIN!r} is never closed by {END!r} (unbalanced markers)"
+        )
     return "\n".join(out), blocks
 
 
 def _directive_end(lines: list[str], start: int, fence: str) -> int:
     """Index of the line closing the directive opened at ``start`` (a fence of the same kind, at least as long)."""
     char = fence[0]
-    closing = re.compile(r"^ {0,3}" + re.escape(char) + "{" + str(len(fence)) + r",}\s*$")
+    closing = re.compile(
+        r"^ {0,3}" + re.escape(char) + "{" + str(len(fence)) + r",}\s*$"
+    )
     for i in range(start + 1, len(lines)):
         if closing.match(lines[i]):
             return i
@@ -181,7 +195,9 @@ def _exercise_label(line: str) -> str | None:
 
 
 def student_notebook(
-    notebook: nbformat.NotebookNode, chapter: str = "the chapter", with_solutions: bool = False
+    notebook: nbformat.NotebookNode,
+    chapter: str = "the chapter",
+    with_solutions: bool = False,
 ) -> tuple[nbformat.NotebookNode, list[Exercise]]:
     """The student version of a chapter notebook, and its exercises in order.
 
@@ -192,8 +208,12 @@ def student_notebook(
     exercises: dict[str, Exercise] = {}
     cells_out: list[nbformat.NotebookNode] = []
     in_solution: str | None = None  # label of the solution being read
-    solution_code: dict[str, int] = {}  # label -> code cells with markers in its solution
-    awaiting_check: str | None = None  # label whose solution ended and whose check must come next
+    solution_code: dict[
+        str, int
+    ] = {}  # label -> code cells with markers in its solution
+    awaiting_check: str | None = (
+        None  # label whose solution ended and whose check must come next
+    )
     checks_of: str | None = None  # label whose check cells are being read
 
     def fail(message: str, label: str | None = None) -> None:
@@ -204,52 +224,84 @@ def student_notebook(
         number = index + 1
         if cell.cell_type == "code":
             tags = cell.get("metadata", {}).get("tags", [])
-            has_markers = any(_MARKER_LIKE.search(line) for line in cell.source.splitlines())
+            has_markers = any(
+                _MARKER_LIKE.search(line) for line in cell.source.splitlines()
+            )
             new = copy.deepcopy(cell)
             new.outputs = []
             new.execution_count = None
             if in_solution is not None:
                 label = in_solution
                 if CHECK_TAG in tags:
-                    fail(f"code cell {number} is tagged '{CHECK_TAG}' but sits inside the solution "
-                         "(between {solution-start} and {solution-end}): move it after {solution-end}", label)
+                    fail(
+                        f"code cell {number} is tagged '{CHECK_TAG}' but sits inside the solution "
+                        "(between {solution-start} and {solution-end}): move it after {solution-end}",
+                        label,
+                    )
                 if not has_markers:
-                    fail(f"code cell {number} inside the solution has no {BEGIN!r} ... {END!r} block, so "
-                         "the student version would show the answer: mark the answer or move the cell out "
-                         "of the solution", label)
-                source, blocks = stub_solutions(cell.source, label, f"{chapter}, exercise {label}, code cell {number}")
+                    fail(
+                        f"code cell {number} inside the solution has no {BEGIN!r} ... {END!r} block, so "
+                        "the student version would show the answer: mark the answer or move the cell out "
+                        "of the solution",
+                        label,
+                    )
+                source, blocks = stub_solutions(
+                    cell.source,
+                    label,
+                    f"{chapter}, exercise {label}, code cell {number}",
+                )
                 if not with_solutions:
                     new.source = source
                 count = solution_code.get(label, 0) + 1
                 solution_code[label] = count
                 new.metadata["nbgrader"] = {
-                    "grade": False, "grade_id": label if count == 1 else f"{label}-{count}",
-                    "locked": False, "schema_version": 3, "solution": True, "task": False,
+                    "grade": False,
+                    "grade_id": label if count == 1 else f"{label}-{count}",
+                    "locked": False,
+                    "schema_version": 3,
+                    "solution": True,
+                    "task": False,
                 }
                 exercises[label].solution_cells.append(len(cells_out))
                 cells_out.append(new)
                 continue
             if has_markers:
-                stub_solutions(cell.source, "?", f"{chapter}, code cell {number}")  # a malformed marker reads better
-                fail(f"code cell {number} has solution markers outside a {{solution-start}} ... "
-                     "{solution-end} block: put the cell inside its exercise's solution")
+                stub_solutions(
+                    cell.source, "?", f"{chapter}, code cell {number}"
+                )  # a malformed marker reads better
+                fail(
+                    f"code cell {number} has solution markers outside a {{solution-start}} ... "
+                    "{solution-end} block: put the cell inside its exercise's solution"
+                )
             if CHECK_TAG in tags:
                 label = awaiting_check or checks_of
                 if label is None:
-                    fail(f"code cell {number} is tagged '{CHECK_TAG}' but does not follow an exercise's "
-                         "{solution-end} (only markdown may come between a solution and its check)")
+                    fail(
+                        f"code cell {number} is tagged '{CHECK_TAG}' but does not follow an exercise's "
+                        "{solution-end} (only markdown may come between a solution and its check)"
+                    )
                 awaiting_check, checks_of = None, label
                 count = len(exercises[label].check_cells) + 1
                 new.metadata["nbgrader"] = {
-                    "grade": True, "grade_id": f"check-{label}" if count == 1 else f"check-{label}-{count}",
-                    "locked": True, "points": 1, "schema_version": 3, "solution": False, "task": False,
+                    "grade": True,
+                    "grade_id": f"check-{label}"
+                    if count == 1
+                    else f"check-{label}-{count}",
+                    "locked": True,
+                    "points": 1,
+                    "schema_version": 3,
+                    "solution": False,
+                    "task": False,
                 }
                 exercises[label].check_cells.append(len(cells_out))
                 cells_out.append(new)
                 continue
             if awaiting_check is not None:
-                fail(f"its solution is followed by code cell {number}, which is not tagged '{CHECK_TAG}': "
-                     "each solution must be followed by the check cell that grades it", awaiting_check)
+                fail(
+                    f"its solution is followed by code cell {number}, which is not tagged '{CHECK_TAG}': "
+                    "each solution must be followed by the check cell that grades it",
+                    awaiting_check,
+                )
             checks_of = None
             cells_out.append(new)
             continue
@@ -260,53 +312,81 @@ def student_notebook(
         i = 0
         while i < len(lines):
             line = lines[i]
-            opener = _OPENER.match(line) if cell.cell_type == "markdown" else None
+            opener = (
+                _OPENER.match(line) if cell.cell_type == "markdown" else None
+            )
             name = opener["name"] if opener else None
             if in_solution is not None:
                 if name == "solution-end":
                     label = in_solution
                     if not solution_code.get(label):
-                        fail(f"its solution (ending in cell {number}) has no code cell with a "
-                             f"{BEGIN!r} ... {END!r} block for the check to grade", label)
+                        fail(
+                            f"its solution (ending in cell {number}) has no code cell with a "
+                            f"{BEGIN!r} ... {END!r} block for the check to grade",
+                            label,
+                        )
                     i = _directive_end(lines, i, opener["fence"]) + 1
                     in_solution, awaiting_check = None, label
                     continue
                 if name in {"solution-start", "solution"}:
-                    fail(f"a new solution starts in cell {number} before {{solution-end}} closes this one "
-                         "(nested or unclosed solution)", in_solution)
+                    fail(
+                        f"a new solution starts in cell {number} before {{solution-end}} closes this one "
+                        "(nested or unclosed solution)",
+                        in_solution,
+                    )
                 i += 1  # solution prose: dropped
                 continue
             if name in {"exercise", "exercise-start"}:
-                end = _directive_end(lines, i, opener["fence"]) if name == "exercise" else len(lines)
+                end = (
+                    _directive_end(lines, i, opener["fence"])
+                    if name == "exercise"
+                    else len(lines)
+                )
                 label = _label_of(lines, i, end)
                 if not label:
-                    fail(f"the exercise {opener['arg']!r} in cell {number} has no :label: "
-                         "(the course tooling names exercises by label)")
+                    fail(
+                        f"the exercise {opener['arg']!r} in cell {number} has no :label: "
+                        "(the course tooling names exercises by label)"
+                    )
                 if label in exercises:
                     fail(f"label used twice (cell {number})", label)
                 if awaiting_check is not None:
-                    fail(f"its solution is followed by exercise {label}, not by a check cell", awaiting_check)
+                    fail(
+                        f"its solution is followed by exercise {label}, not by a check cell",
+                        awaiting_check,
+                    )
                 exercises[label] = Exercise(label, opener["arg"])
                 checks_of = None
             elif name == "solution-start":
                 label = _exercise_label(opener["arg"]) or opener["arg"]
                 if label not in exercises:
-                    fail(f"{{solution-start}} in cell {number} names {opener['arg']!r}, which is not the "
-                         "label of an exercise before it", label or None)
+                    fail(
+                        f"{{solution-start}} in cell {number} names {opener['arg']!r}, which is not the "
+                        "label of an exercise before it",
+                        label or None,
+                    )
                 if label in solution_code:
                     fail(f"a second solution starts in cell {number}", label)
                 if awaiting_check is not None:
-                    fail(f"its solution is followed by the solution of {label}, not by a check cell", awaiting_check)
+                    fail(
+                        f"its solution is followed by the solution of {label}, not by a check cell",
+                        awaiting_check,
+                    )
                 solution_code[label] = 0
                 in_solution, checks_of = label, None
                 i = _directive_end(lines, i, opener["fence"]) + 1
                 continue
             elif name == "solution":
-                fail(f"cell {number} uses the {{solution}} directive; the course tooling needs the gated "
-                     "form ({solution-start} ... code cell with markers ... {solution-end}) followed by a "
-                     "check cell", _exercise_label(opener["arg"]))
+                fail(
+                    f"cell {number} uses the {{solution}} directive; the course tooling needs the gated "
+                    "form ({solution-start} ... code cell with markers ... {solution-end}) followed by a "
+                    "check cell",
+                    _exercise_label(opener["arg"]),
+                )
             elif name == "solution-end":
-                fail(f"cell {number} has {{solution-end}} without a {{solution-start}} before it")
+                fail(
+                    f"cell {number} has {{solution-end}} without a {{solution-start}} before it"
+                )
             kept.append(line)
             i += 1
         if len(kept) == len(lines):
@@ -319,28 +399,46 @@ def student_notebook(
     if in_solution is not None:
         fail("{solution-start} is never closed by {solution-end}", in_solution)
     if awaiting_check is not None:
-        fail("its solution is not followed by a check cell (the chapter ends first)", awaiting_check)
+        fail(
+            "its solution is not followed by a check cell (the chapter ends first)",
+            awaiting_check,
+        )
     for label in exercises:
         if label not in solution_code:
-            fail("the exercise has no solution ({solution-start} ... {solution-end} with a marked code cell)", label)
+            fail(
+                "the exercise has no solution ({solution-start} ... {solution-end} with a marked code cell)",
+                label,
+            )
 
     out = copy.deepcopy(notebook)
     out.cells = cells_out
-    out.metadata.pop("jupytext", None)  # a student's Jupyter must not pair it with a .md
+    out.metadata.pop(
+        "jupytext", None
+    )  # a student's Jupyter must not pair it with a .md
     if not with_solutions:
         note = nbformat.v4.new_markdown_cell(STUDENT_NOTE)
         out.cells.insert(0, note)
         for exercise in exercises.values():
             exercise.solution_cells = [i + 1 for i in exercise.solution_cells]
             exercise.check_cells = [i + 1 for i in exercise.check_cells]
-    out.nbformat, out.nbformat_minor = 4, max(5, notebook.get("nbformat_minor", 5))
-    for i, cell in enumerate(out.cells):  # stable ids: the same chapter gives the same file
-        cell["id"] = hashlib.sha1(f"{i}\0{cell.source}".encode()).hexdigest()[:8] + f"-{i}"
+    out.nbformat, out.nbformat_minor = (
+        4,
+        max(5, notebook.get("nbformat_minor", 5)),
+    )
+    for i, cell in enumerate(
+        out.cells
+    ):  # stable ids: the same chapter gives the same file
+        cell["id"] = (
+            hashlib.sha1(f"{i}\0{cell.source}".encode()).hexdigest()[:8]
+            + f"-{i}"
+        )
     nbformat.validate(out)
     return out, list(exercises.values())
 
 
-def write_assignments(root: str | Path, outdir: str | Path, with_solutions: bool = False) -> list[Path]:
+def write_assignments(
+    root: str | Path, outdir: str | Path, with_solutions: bool = False
+) -> list[Path]:
     """Write the student notebook of every chapter in ``root/_toc.yml`` into ``outdir``; return the paths."""
     root, outdir = Path(root), Path(outdir)
     chapters = toc_chapters(root)
@@ -348,8 +446,19 @@ def write_assignments(root: str | Path, outdir: str | Path, with_solutions: bool
     for md in chapters:  # check every chapter before writing anything
         name = md.relative_to(root).as_posix()
         if not md.exists():
-            raise AssignmentError(f"{name} is listed in _toc.yml but does not exist")
-        results.append((md, student_notebook(read_chapter(md), chapter=name, with_solutions=with_solutions)))
+            raise AssignmentError(
+                f"{name} is listed in _toc.yml but does not exist"
+            )
+        results.append(
+            (
+                md,
+                student_notebook(
+                    read_chapter(md),
+                    chapter=name,
+                    with_solutions=with_solutions,
+                ),
+            )
+        )
     outdir.mkdir(parents=True, exist_ok=True)
     written = []
     for md, (notebook, _) in results:
@@ -363,13 +472,20 @@ def write_assignments(root: str | Path, outdir: str | Path, with_solutions: bool
 # Running and grading
 
 
-def execute(notebook: nbformat.NotebookNode, cwd: str | Path, timeout: int = 120) -> nbformat.NotebookNode:
+def execute(
+    notebook: nbformat.NotebookNode, cwd: str | Path, timeout: int = 120
+) -> nbformat.NotebookNode:
     """Run every cell (a cell that raises does not stop the run), in ``cwd``; return the executed notebook."""
     from nbclient import NotebookClient
 
     notebook = copy.deepcopy(notebook)
-    NotebookClient(notebook, timeout=timeout, kernel_name="python3", allow_errors=True,
-                   resources={"metadata": {"path": str(cwd)}}).execute()
+    NotebookClient(
+        notebook,
+        timeout=timeout,
+        kernel_name="python3",
+        allow_errors=True,
+        resources={"metadata": {"path": str(cwd)}},
+    ).execute()
     return notebook
 
 
@@ -392,7 +508,10 @@ def _check_id(cell: nbformat.NotebookNode) -> str | None:
 
 
 def grade(
-    submission: str | Path, release: str | Path | None = None, run: bool = True, timeout: int = 120
+    submission: str | Path,
+    release: str | Path | None = None,
+    run: bool = True,
+    timeout: int = 120,
 ) -> list[tuple[str, int, str | None]]:
     """Grade a student notebook: ``[(check grade_id, points, error or None), ...]`` in notebook order.
 
@@ -412,7 +531,10 @@ def grade(
             check_id = cell.cell_type == "code" and _check_id(cell)
             if check_id in expected:
                 restored = copy.deepcopy(expected[check_id])
-                restored.outputs, restored.execution_count = cell.get("outputs", []), cell.get("execution_count")
+                restored.outputs, restored.execution_count = (
+                    cell.get("outputs", []),
+                    cell.get("execution_count"),
+                )
                 restored["id"] = cell.get("id", restored.get("id"))
                 notebook.cells[i] = restored
     if run:
@@ -431,14 +553,24 @@ def grade(
         results.append((check_id, points, error))
     for check_id, cell in expected.items():
         if check_id not in seen:
-            results.append((check_id, cell.metadata.get("nbgrader", {}).get("points", 1), "the check cell is missing"))
+            results.append(
+                (
+                    check_id,
+                    cell.metadata.get("nbgrader", {}).get("points", 1),
+                    "the check cell is missing",
+                )
+            )
     return results
 
 
 def _report(path: Path, results: list[tuple[str, int, str | None]]) -> str:
     lines = [f"{path}:"]
     for check_id, points, error in results:
-        verdict = "pass" if error is None else f"FAIL  ({error.splitlines()[0][:120]})"
+        verdict = (
+            "pass"
+            if error is None
+            else f"FAIL  ({error.splitlines()[0][:120]})"
+        )
         lines.append(f"  {check_id.removeprefix('check-'):40s} {verdict}")
     score = sum(p for _, p, e in results if e is None)
     total = sum(p for _, p, _ in results)
@@ -448,36 +580,76 @@ def _report(path: Path, results: list[tuple[str, int, str | None]]) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m rnnbook.assignments",
+        prog="python -m booktools.assignments",
         description="Write a student notebook for every chapter in _toc.yml (solutions replaced by stubs, "
-                    "check cells kept), or grade submitted notebooks.",
+        "check cells kept), or grade submitted notebooks.",
     )
-    parser.add_argument("outdir", nargs="?", help="folder for the student notebooks (e.g. _build/assignments)")
-    parser.add_argument("--root", default=".", help="the book's root, where _toc.yml is (default: .)")
-    parser.add_argument("--with-solutions", action="store_true",
-                        help="keep the answers and their markers (for nbgrader's source/ folder); "
-                             "never hand these out")
-    parser.add_argument("--grade", nargs="+", metavar="NOTEBOOK", help="grade these submitted notebooks")
-    parser.add_argument("--release", help="with --grade: the student notebook handed out; its check cells "
-                                          "replace the submitted ones before grading")
-    parser.add_argument("--no-execute", action="store_true",
-                        help="with --grade: read the outputs already in the notebook instead of running it")
-    parser.add_argument("--timeout", type=int, default=120, help="seconds per cell when grading (default 120)")
+    parser.add_argument(
+        "outdir",
+        nargs="?",
+        help="folder for the student notebooks (e.g. _build/assignments)",
+    )
+    parser.add_argument(
+        "--root",
+        default=".",
+        help="the book's root, where _toc.yml is (default: .)",
+    )
+    parser.add_argument(
+        "--with-solutions",
+        action="store_true",
+        help="keep the answers and their markers (for nbgrader's source/ folder); "
+        "never hand these out",
+    )
+    parser.add_argument(
+        "--grade",
+        nargs="+",
+        metavar="NOTEBOOK",
+        help="grade these submitted notebooks",
+    )
+    parser.add_argument(
+        "--release",
+        help="with --grade: the student notebook handed out; its check cells "
+        "replace the submitted ones before grading",
+    )
+    parser.add_argument(
+        "--no-execute",
+        action="store_true",
+        help="with --grade: read the outputs already in the notebook instead of running it",
+    )
+    parser.add_argument(
+        "--timeout",
+        type=int,
+        default=120,
+        help="seconds per cell when grading (default 120)",
+    )
     args = parser.parse_args(argv)
 
     try:
         if args.grade:
             for path in args.grade:
-                results = grade(path, release=args.release, run=not args.no_execute, timeout=args.timeout)
+                results = grade(
+                    path,
+                    release=args.release,
+                    run=not args.no_execute,
+                    timeout=args.timeout,
+                )
                 print(_report(Path(path), results))
             return 0
         if not args.outdir:
-            parser.error("give OUTDIR (where to write the student notebooks) or --grade NOTEBOOK")
-        written = write_assignments(args.root, args.outdir, with_solutions=args.with_solutions)
+            parser.error(
+                "give OUTDIR (where to write the student notebooks) or --grade NOTEBOOK"
+            )
+        written = write_assignments(
+            args.root, args.outdir, with_solutions=args.with_solutions
+        )
     except AssignmentError as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
-    kind = "notebooks with solutions (do not hand out)" if args.with_solutions else "student notebooks"
+    kind = (
+        "notebooks with solutions (do not hand out)"
+        if args.with_solutions
+        else "student notebooks"
+    )
     print(f"wrote {len(written)} {kind} into {args.outdir}:")
     for path in written:
         print(f"  {path}")

@@ -1,0 +1,45 @@
+"""Showing computed values in the book and in plain Jupyter alike.
+
+The chapters put numbers, tables and figures into their prose with
+:func:`glue`. In the book build (myst-nb installed) it is myst-nb's ``glue``:
+``{glue:text}`name``` in the text shows the value. In a plain Jupyter or
+Colab kernel, where myst-nb is absent, it shows the value inline when asked
+to (``display=True``) and otherwise only remembers it in :data:`GLUED`; the
+reader notebooks carry the build's values in their text already.
+"""
+
+from __future__ import annotations
+
+__all__ = ["glue", "GLUED"]
+
+#: Every value glued in this kernel, by name (also when myst-nb is present).
+GLUED: dict = {}
+
+
+def _myst_nb_glue():
+    try:
+        from myst_nb import glue as myst_glue
+    except ImportError:
+        return None
+    return myst_glue
+
+
+def glue(name: str, variable, display: bool = True) -> None:
+    """Record ``variable`` under ``name`` for the text, as myst-nb's ``glue``.
+
+    Args:
+        name: the key the text refers to (``{glue:text}`name```); a
+            non-empty string.
+        variable: a number, string, figure or any displayable object.
+        display: also show it here, in the cell's output.
+    """
+    if not isinstance(name, str) or not name:
+        raise ValueError(f"glue needs a non-empty string name; got {name!r}")
+    GLUED[name] = variable
+    myst_glue = _myst_nb_glue()
+    if myst_glue is not None:
+        myst_glue(name, variable, display=display)
+    elif display:
+        from IPython.display import display as show
+
+        show(variable)
