@@ -1,4 +1,5 @@
-"""booktools.bench: the floor it builds, the numbers it reads, the budgets it enforces."""
+"""booktools.bench: the floor it builds, the numbers it reads, the budgets it
+enforces."""
 
 from __future__ import annotations
 
@@ -19,8 +20,10 @@ def _chapter(*sources):
 
 def test_floor_keeps_imports_and_environment_lines_in_chapter_order():
     notebook = _chapter(
-        'import os\nos.environ["TF_USE_LEGACY_KERAS"] = "1"\nimport numpy as np\nx = np.zeros(3)',
-        "from rnnbook import (rnn_forward,\n    lstm_forward)\nimport numpy as np\ndef f():\n    import json\n"
+        'import os\nos.environ["TF_USE_LEGACY_KERAS"] = "1"\n'
+        "import numpy as np\nx = np.zeros(3)",
+        "from rnnbook import (rnn_forward,\n    lstm_forward)\n"
+        "import numpy as np\ndef f():\n    import json\n"
         "%matplotlib inline\nfrom math import pi",
         "this is not python (",
     )

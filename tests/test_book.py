@@ -1,4 +1,5 @@
-"""Checks of the book as a whole: the toc and the .md/.ipynb pairs (the strict HTML build is in test_site.py)."""
+"""Checks of the book as a whole: the toc and the .md/.ipynb pairs (the
+strict HTML build is in test_site.py)."""
 
 from __future__ import annotations
 
@@ -17,7 +18,8 @@ def test_every_chapter_file_is_in_the_toc():
         if p not in listed
     ]
     assert not missing, (
-        f"chapter file(s) {missing} are in chapters/ but not in _toc.yml, so they would be neither "
+        f"chapter file(s) {missing} are in chapters/ but not in _toc.yml, "
+        "so they would be neither "
         "built nor tested: add each to _toc.yml (or delete it)"
     )
 
@@ -32,7 +34,8 @@ def test_the_toc_has_chapters():
 
 
 def _cells(notebook):
-    """What a reader sees of a notebook: each cell's type and source (outputs and ids ignored)."""
+    """What a reader sees of a notebook: each cell's type and source
+    (outputs and ids ignored)."""
     return [(cell.cell_type, cell.source.strip()) for cell in notebook.cells]
 
 
@@ -45,19 +48,22 @@ def test_chapter_pair_has_not_drifted(md):
     from_md = jupytext.read(md)
     from_ipynb = nbformat.read(ipynb, as_version=4)
     assert _cells(from_md) == _cells(from_ipynb), (
-        f"{md.name} and {ipynb.name} differ: edit the .md, then run `make sync` and commit both"
+        f"{md.name} and {ipynb.name} differ: edit the .md, then run "
+        "`make sync` and commit both"
     )
     assert (
         from_ipynb.metadata.get("jupytext", {}).get("formats")
         == "ipynb,md:myst"
     ), (
-        f"{ipynb.name} is not paired with its .md (jupytext formats 'ipynb,md:myst' expected in its metadata)"
+        f"{ipynb.name} is not paired with its .md (jupytext formats "
+        "'ipynb,md:myst' expected in its metadata)"
     )
 
 
 @pytest.mark.parametrize("md", chapter_files(), ids=lambda p: p.name)
 def test_committed_notebook_has_no_outputs(md):
-    """Stored outputs would go stale; the notebooks on Colab and Binder start clean."""
+    """Stored outputs would go stale; notebooks on Colab and Binder start
+    clean."""
     ipynb = md.with_suffix(".ipynb")
     if not ipynb.exists():
         pytest.skip("no .ipynb (reported by the pairing test)")
@@ -68,5 +74,6 @@ def test_committed_notebook_has_no_outputs(md):
         if c.cell_type == "code" and (c.outputs or c.execution_count)
     ]
     assert not dirty, (
-        f"{ipynb.name}: cells {dirty} carry outputs; run `make sync` from the .md"
+        f"{ipynb.name}: cells {dirty} carry outputs; run `make sync` from "
+        "the .md"
     )

@@ -22,7 +22,9 @@ def test_every_entry_applies_and_names_one_cell():
     assert not problems, "\n".join(problems)
 
 
-@pytest.mark.xfail(reason="TEMPORARY while the chapters get their mutants", strict=False)
+@pytest.mark.xfail(
+    reason="TEMPORARY while the chapters get their mutants", strict=False
+)
 def test_every_chapter_has_enough_mutants():
     problems = M.coverage_problems(ROOT, CATALOG)
     assert not problems, "\n".join(problems)
@@ -75,9 +77,13 @@ def tiny_book(tmp_path):
 
 def _mutant(**changes):
     fields = dict(
-        id="m", chapter="chapters/01_a.md", file="code/tinypkg/__init__.py",
-        find="return 2 * v", replace="return 3 * v",
-        fails_at="the expected cell", why="test",
+        id="m",
+        chapter="chapters/01_a.md",
+        file="code/tinypkg/__init__.py",
+        find="return 2 * v",
+        replace="return 3 * v",
+        fails_at="the expected cell",
+        why="test",
     )
     fields.update(changes)
     return M.Mutant(**fields)
@@ -117,11 +123,13 @@ def test_a_thin_catalog_is_reported(tiny_book):
 
 def test_the_catalog_rejects_bad_entries(tmp_path):
     path = tmp_path / "c.yml"
-    path.write_text(textwrap.dedent("""\
+    path.write_text(
+        textwrap.dedent("""\
         - id: a
           chapter: c
           file: f
           find: x
-    """))
+    """)
+    )
     with pytest.raises(M.CatalogError, match="missing fields"):
         M.load_catalog(path)

@@ -40,7 +40,7 @@ def logistic(a):
     return 1.0 / (1.0 + np.exp(-a))
 
 
-# --- hand-unrolled single-sequence loops, straight from the equations ---------------------------
+# --- hand-unrolled single-sequence loops, straight from the equations ------
 
 
 def unrolled_rnn(seq, w):
@@ -112,7 +112,7 @@ def unrolled_gru(seq, w):
     return hs
 
 
-# --- the maths ---------------------------------------------------------------------------------
+# --- the maths -------------------------------------------------------------
 
 
 def test_sigmoid_matches_the_logistic_function_and_does_not_overflow():
@@ -198,7 +198,7 @@ def test_no_lengths_means_every_step_is_valid(x):
 
 
 def test_padding_does_not_touch_the_state(x):
-    """Whatever sits in the padded steps, outputs and final state are the same."""
+    """Whatever sits in the padded steps, outputs and state are the same."""
     w = random_gru_weights(D, H, seed=7)
     noisy = x.copy()
     for n, length in enumerate(LENGTHS):
@@ -256,7 +256,7 @@ def test_random_weights_have_the_documented_shapes_and_range():
     )
 
 
-# --- padding helpers ---------------------------------------------------------------------------
+# --- padding helpers -------------------------------------------------------
 
 
 def test_mask_from_lengths():
@@ -276,7 +276,7 @@ def test_gather_last_valid_is_the_final_state(x):
     )
 
 
-# --- bad inputs: each raises a ValueError that says what was expected --------------------------
+# --- bad inputs: each raises a ValueError that says what was expected ------
 
 W_LSTM = random_lstm_weights(D, H)
 

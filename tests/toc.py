@@ -1,7 +1,7 @@
 """The chapters the book is made of, read from _toc.yml by booktools.toc.
 
-``python tests/toc.py --notebooks`` prints the paired .ipynb of every chapter in
-the toc: the Makefile hands that list to nbval, so a chapter is tested the
+``python tests/toc.py --notebooks`` prints the paired .ipynb of every chapter
+in the toc: the Makefile hands that list to nbval, so a chapter is tested the
 moment it is added to the toc.
 """
 
@@ -17,7 +17,8 @@ CHAPTERS = ROOT / "chapters"
 
 
 def toc_files() -> list[str]:
-    """Every document in _toc.yml (root included), as paths without suffix, relative to the root."""
+    """Every document in _toc.yml (root included), as paths without suffix,
+    relative to the root."""
     return _toc.toc_files(ROOT)
 
 

@@ -1,20 +1,22 @@
 """Measure what each chapter costs, next to its floor, and enforce the budgets.
 
-``python -m booktools.bench [--out _build/bench]`` executes every chapter listed in
-``_toc.yml`` in a fresh kernel, one at a time, and records
+``python -m booktools.bench [--out _build/bench] [--chapter NN]`` executes
+every chapter listed in ``_toc.yml`` in a fresh kernel, one at a time, and
+records
 
 * ``seconds``: wall time from kernel start to the last cell's end;
-* ``peak_mb``: the kernel's peak resident memory (its own high-water mark, or the
-  sampled memory of the kernel with its child processes, whichever is larger);
+* ``peak_mb``: the kernel's peak resident memory (its own high-water mark, or
+  the sampled memory of the kernel with its child processes, whichever is
+  larger);
 
-and the same two numbers for the chapter's **floor**: a notebook that only starts a
-kernel and runs the chapter's own top-level ``import`` lines (and the ``os.environ``
-lines before them, which choose the Keras flavour). The difference is what the
-chapter's own work costs.
+and the same two numbers for the chapter's **floor**: a notebook that only
+starts a kernel and runs the chapter's own top-level ``import`` lines (and the
+``os.environ`` lines before them, which choose the Keras flavour). The
+difference is what the chapter's own work costs.
 
-Budgets (exit status 1 when one is exceeded): peak memory under 1.5 GB per chapter
-(Binder gives 2 GB), and time under ``2 × floor + 20 s``. Writes ``bench.csv``,
-``bench.json`` and ``bench.png`` into the output folder.
+Budgets (exit status 1 when one is exceeded): peak memory under 1.5 GB per
+chapter (Binder gives 2 GB), and time under ``2 × floor + 20 s``. Writes
+``bench.csv``, ``bench.json`` and ``bench.png`` into the output folder.
 """
 
 from __future__ import annotations
@@ -39,11 +41,15 @@ from .toc import toc_chapters
 PEAK_MB_BUDGET = 1500.0
 TIME_FACTOR, TIME_SLACK_S = 2.0, 20.0
 
-_PEAK_CELL = "print('BENCH_VMHWM', open('/proc/self/status').read().split('VmHWM:')[1].split()[0])"
+_PEAK_CELL = (
+    "print('BENCH_VMHWM', open('/proc/self/status').read()"
+    ".split('VmHWM:')[1].split()[0])"
+)
 
 
 class _TreeSampler(threading.Thread):
-    """Samples the resident memory of a process and all its descendants every ``interval`` s."""
+    """Samples the resident memory of a process and all its descendants
+    every ``interval`` seconds."""
 
     def __init__(self, pid: int, interval: float = 0.05):
         super().__init__(daemon=True)
@@ -76,7 +82,8 @@ class _TreeSampler(threading.Thread):
 
 
 def _is_setup(statement: ast.stmt) -> bool:
-    """An import, or a statement that sets ``os.environ`` (it may choose the Keras flavour)."""
+    """An import, or a statement that sets ``os.environ`` (it may choose
+    the Keras flavour)."""
     if isinstance(statement, (ast.Import, ast.ImportFrom)):
         return True
     text = ast.unparse(statement)
@@ -86,7 +93,8 @@ def _is_setup(statement: ast.stmt) -> bool:
 
 
 def floor_source(notebook) -> str:
-    """The chapter's top-level imports and ``os.environ`` settings, in chapter order, as one cell."""
+    """The chapter's top-level imports and ``os.environ`` settings, in
+    chapter order, as one cell."""
     statements = []
     for cell in notebook.cells:
         if cell.cell_type != "code":
@@ -99,7 +107,8 @@ def floor_source(notebook) -> str:
         try:
             tree = ast.parse(python)
         except SyntaxError:
-            continue  # not Python (a magic the filter missed): nothing to import from it
+            # not Python (a magic the filter missed): nothing to import
+            continue
         for statement in tree.body:
             text = ast.get_source_segment(python, statement)
             if _is_setup(statement) and text not in statements:
@@ -108,12 +117,13 @@ def floor_source(notebook) -> str:
 
 
 def run_notebook(notebook, cwd: Path, timeout: int = 600) -> dict:
-    """Execute ``notebook`` in a fresh kernel; return its wall seconds and peak MB.
+    """Execute ``notebook`` in a fresh kernel; return its seconds and peak MB.
 
-    The peak is the larger of the kernel's own high-water mark (``VmHWM``, exact) and the
-    sampled resident memory of the kernel with its child processes (a chapter that starts a
-    subprocess pays for both at once). ``ru_maxrss`` is not used: on Linux it survives
-    ``exec``, so a kernel launched from a large process would report that process's size.
+    The peak is the larger of the kernel's own high-water mark (``VmHWM``,
+    exact) and the sampled resident memory of the kernel with its child
+    processes (a chapter that starts a subprocess pays for both at once).
+    ``ru_maxrss`` is not used: on Linux it survives ``exec``, so a kernel
+    launched from a large process would report that process's size.
     """
     notebook = nbformat.from_dict(notebook)  # a copy
     notebook.cells.append(nbformat.v4.new_code_cell(_PEAK_CELL))
@@ -146,7 +156,9 @@ def run_notebook(notebook, cwd: Path, timeout: int = 600) -> dict:
 
 
 def bench(root: Path, only: list[str] | None = None) -> list[dict]:
-    """One row per chapter in the toc: chapter, seconds, floor_seconds, ratio, peak_mb, floor_mb, within_budget."""
+    """One row per chapter in the toc (or those matching ``only``):
+    chapter, seconds, floor_seconds, ratio, peak_mb, floor_mb,
+    within_budget."""
     rows = []
     for md in toc_chapters(root):
         if only and not any(part in md.stem for part in only):
@@ -193,7 +205,8 @@ def _format_row(row: dict) -> str:
 
 
 def write_reports(rows: list[dict], out: Path) -> None:
-    """``bench.csv``, ``bench.json`` and ``bench.png`` (time and memory per chapter, with the floor and budgets)."""
+    """``bench.csv``, ``bench.json`` and ``bench.png``: time and memory per
+    chapter, with the floor and the budgets."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -283,10 +296,12 @@ def main(argv=None) -> int:
     write_reports(rows, out)
     over = [r["chapter"] for r in rows if not r["within_budget"]]
     print(
-        f"\nReports: {out / 'bench.csv'}, {out / 'bench.json'}, {out / 'bench.png'}"
+        f"\nReports: {out / 'bench.csv'}, {out / 'bench.json'}, "
+        f"{out / 'bench.png'}"
     )
     print(
-        f"Budgets: peak < {PEAK_MB_BUDGET:.0f} MB; time < {TIME_FACTOR:g} x floor + {TIME_SLACK_S:g} s."
+        f"Budgets: peak < {PEAK_MB_BUDGET:.0f} MB; time < {TIME_FACTOR:g} x "
+        f"floor + {TIME_SLACK_S:g} s."
     )
     if over:
         print(f"OVER BUDGET: {', '.join(over)}")

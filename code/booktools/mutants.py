@@ -122,7 +122,9 @@ def load_catalog(path: str | Path) -> list[Mutant]:
                 "must be non-empty strings (only replace may be empty)"
             )
         if values["id"] in seen:
-            raise CatalogError(f"{path}: the id {values['id']!r} is used twice")
+            raise CatalogError(
+                f"{path}: the id {values['id']!r} is used twice"
+            )
         seen.add(values["id"])
         mutants.append(Mutant(**values))
     return mutants
@@ -222,7 +224,9 @@ def _first_error(notebook, upto: int) -> int | None:
     for k, cell in enumerate(notebook.cells[: upto + 1]):
         if cell.cell_type != "code":
             continue
-        if any(o.get("output_type") == "error" for o in cell.get("outputs", [])):
+        if any(
+            o.get("output_type") == "error" for o in cell.get("outputs", [])
+        ):
             return k
     return None
 
@@ -265,7 +269,8 @@ def run_mutant(root: str | Path, mutant: Mutant, timeout: int = 300) -> Result:
         # IPC (a socket file in the scratch folder), not TCP: no port to
         # find and no "running over TCP without encryption" warning.
         km = KernelManager(
-            kernel_name="python3", transport="ipc",
+            kernel_name="python3",
+            transport="ipc",
             connection_file=str(scratch / "kernel.json"),
         )
         client = NotebookClient(
@@ -281,7 +286,11 @@ def run_mutant(root: str | Path, mutant: Mutant, timeout: int = 300) -> Result:
         except Exception as error:  # a timeout or a dead kernel
             seconds = time.perf_counter() - start
             return Result(
-                mutant.id, "error", None, target, seconds,
+                mutant.id,
+                "error",
+                None,
+                target,
+                seconds,
                 f"{type(error).__name__}: {error}"[:300],
             )
         finally:
@@ -324,7 +333,9 @@ def format_result(result: Result) -> str:
         "survived": f"no cell failed up to cell {result.expected_cell}",
         "error": result.detail,
     }[result.verdict]
-    tail = f"  {result.detail}" if result.verdict in {"killed", "early"} else ""
+    tail = (
+        f"  {result.detail}" if result.verdict in {"killed", "early"} else ""
+    )
     line = f"{result.verdict:8s} {result.seconds:6.1f} s  {result.id}: {where}"
     return (line + tail)[:240]
 
@@ -339,10 +350,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--catalog", default=None, type=Path)
     parser.add_argument("--jobs", "-j", default=2, type=int)
     parser.add_argument("--timeout", default=300, type=int)
-    parser.add_argument("--chapter", action="append", default=[],
-                        help="only mutants of chapters whose name has this")
-    parser.add_argument("--id", action="append", default=[],
-                        help="only the mutant with this id (repeatable)")
+    parser.add_argument(
+        "--chapter",
+        action="append",
+        default=[],
+        help="only mutants of chapters whose name has this",
+    )
+    parser.add_argument(
+        "--id",
+        action="append",
+        default=[],
+        help="only the mutant with this id (repeatable)",
+    )
     parser.add_argument("--out", default=Path("_build") / "mutants", type=Path)
     args = parser.parse_args(argv)
 
@@ -350,14 +369,17 @@ def main(argv: list[str] | None = None) -> int:
     mutants = load_catalog(args.catalog or root / CATALOG)
     problems = check_catalog(root, mutants)
     if problems:
-        print("the mutation catalog cannot be run as written:", file=sys.stderr)
+        print(
+            "the mutation catalog cannot be run as written:", file=sys.stderr
+        )
         for problem in problems:
             print("  " + problem, file=sys.stderr)
         return 2
     thin = coverage_problems(root, mutants)
     if args.chapter:
-        mutants = [m for m in mutants
-                   if any(c in m.chapter for c in args.chapter)]
+        mutants = [
+            m for m in mutants if any(c in m.chapter for c in args.chapter)
+        ]
     if args.id:
         unknown = sorted(set(args.id) - {m.id for m in mutants})
         if unknown:
@@ -368,15 +390,17 @@ def main(argv: list[str] | None = None) -> int:
         thin = []  # a partial run says nothing about the catalog's coverage
 
     start = time.perf_counter()
-    results = run_catalog(root, mutants, jobs=args.jobs,
-                          timeout=args.timeout)
+    results = run_catalog(root, mutants, jobs=args.jobs, timeout=args.timeout)
     killed = sum(r.verdict == "killed" for r in results)
     elapsed = time.perf_counter() - start
     args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "report.json").write_text(json.dumps(
-        [asdict(r) for r in results], indent=1))
-    print(f"kill score: {killed}/{len(results)} mutants killed at their "
-          f"expected cell ({elapsed:.0f} s, {args.jobs} jobs)")
+    (args.out / "report.json").write_text(
+        json.dumps([asdict(r) for r in results], indent=1)
+    )
+    print(
+        f"kill score: {killed}/{len(results)} mutants killed at their "
+        f"expected cell ({elapsed:.0f} s, {args.jobs} jobs)"
+    )
     for result in results:
         if result.verdict != "killed":
             print("NOT KILLED AS EXPECTED: " + format_result(result))

@@ -1,4 +1,5 @@
-"""The book's chapter list, read from ``_toc.yml`` (the one place chapters are listed)."""
+"""The book's chapter list, read from ``_toc.yml`` (the one place chapters
+are listed)."""
 
 from __future__ import annotations
 
@@ -15,13 +16,15 @@ def _files(entries):
 
 
 def toc_files(root) -> list[str]:
-    """Every document in ``root/_toc.yml`` (the root page included), without suffix, in toc order."""
+    """Every document in ``root/_toc.yml`` (the root page included), without
+    suffix, in toc order."""
     import yaml
 
     path = Path(root) / "_toc.yml"
     if not path.exists():
         raise ValueError(
-            f"no _toc.yml in {Path(root).resolve()}: pass the book's root folder"
+            f"no _toc.yml in {Path(root).resolve()}: pass the book's root "
+            "folder"
         )
     toc = yaml.safe_load(path.read_text())
     files = [toc["root"], *_files(toc.get("chapters"))]
@@ -34,7 +37,7 @@ def toc_files(root) -> list[str]:
 
 
 def toc_chapters(root) -> list[Path]:
-    """The chapter sources (``chapters/*.md``) listed in the toc, in toc order."""
+    """The chapter sources (``chapters/*.md``) in the toc, in toc order."""
     return [
         Path(root) / f"{f}.md"
         for f in toc_files(root)

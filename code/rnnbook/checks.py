@@ -15,16 +15,18 @@ __all__ = [
 
 
 def check_sequences(x, name: str = "x") -> np.ndarray:
-    """Return ``x`` as a float array of shape (N, T, D), or raise ``ValueError``."""
+    """Return ``x`` as a float array of shape (N, T, D), or raise
+    ``ValueError``."""
     x = np.asarray(x)
     if x.ndim != 3:
         raise ValueError(
-            f"{name} must have rank 3, shape (N, T, D) = (batch, time, features); "
-            f"got rank {x.ndim} with shape {x.shape}"
+            f"{name} must have rank 3, shape (N, T, D) = (batch, time, "
+            f"features); got rank {x.ndim} with shape {x.shape}"
         )
     if 0 in x.shape:
         raise ValueError(
-            f"{name} must have at least one sequence, step and feature; got shape {x.shape}"
+            f"{name} must have at least one sequence, step and feature; got "
+            f"shape {x.shape}"
         )
     if not np.issubdtype(x.dtype, np.floating):
         x = x.astype(np.float64)
@@ -32,7 +34,8 @@ def check_sequences(x, name: str = "x") -> np.ndarray:
 
 
 def check_lengths(lengths, batch: int | None, steps: int) -> np.ndarray:
-    """Return per-sequence lengths as an int array of shape (N,), each in ``1..T``.
+    """Return per-sequence lengths, an int array of shape (N,), each in
+    ``1..T``.
 
     ``None`` means every sequence uses all ``steps``; ``batch=None`` skips the
     check of N (for callers that have no batch to compare with).
@@ -40,17 +43,20 @@ def check_lengths(lengths, batch: int | None, steps: int) -> np.ndarray:
     if lengths is None:
         if batch is None:
             raise ValueError(
-                "lengths is required here: pass one length per sequence, shape (N,)"
+                "lengths is required here: pass one length per sequence, "
+                "shape (N,)"
             )
         return np.full(batch, steps, dtype=np.int64)
     raw = np.asarray(lengths)
     if raw.ndim != 1:
         raise ValueError(
-            f"lengths must have rank 1, shape (N,), one length per sequence; got shape {raw.shape}"
+            "lengths must have rank 1, shape (N,), one length per sequence; "
+            f"got shape {raw.shape}"
         )
     if batch is not None and raw.shape[0] != batch:
         raise ValueError(
-            f"lengths has {raw.shape[0]} entries but the batch has N = {batch} sequences"
+            f"lengths has {raw.shape[0]} entries but the batch has N = "
+            f"{batch} sequences"
         )
     if not (
         np.issubdtype(raw.dtype, np.integer)
@@ -68,17 +74,20 @@ def check_lengths(lengths, batch: int | None, steps: int) -> np.ndarray:
     if bad.any():
         rows = np.flatnonzero(bad).tolist()
         raise ValueError(
-            f"every length must be in 1..T = 1..{steps}; rows {rows} have lengths {lengths[bad].tolist()}"
+            f"every length must be in 1..T = 1..{steps}; rows {rows} have "
+            f"lengths {lengths[bad].tolist()}"
         )
     return lengths
 
 
 def check_weight(name: str, value, expected_shape: tuple) -> np.ndarray:
-    """Return ``value`` as an array of ``expected_shape``, or raise ``ValueError`` naming both shapes."""
+    """Return ``value`` as an array of ``expected_shape``, or raise a
+    ``ValueError`` naming both shapes."""
     value = np.asarray(value)
     if value.shape != tuple(expected_shape):
         raise ValueError(
-            f"{name} must have shape {tuple(expected_shape)}; got {value.shape}"
+            f"{name} must have shape {tuple(expected_shape)}; got "
+            f"{value.shape}"
         )
     return value
 
@@ -86,7 +95,7 @@ def check_weight(name: str, value, expected_shape: tuple) -> np.ndarray:
 def check_initial_state(
     initial_state, n_states: int, batch: int, units: int, dtype
 ) -> tuple:
-    """Return the initial state as a tuple of ``n_states`` arrays of shape (N, H).
+    """Return the initial state: ``n_states`` arrays of shape (N, H).
 
     ``None`` gives zeros. One array is accepted where ``n_states == 1``.
     """
@@ -99,7 +108,8 @@ def check_initial_state(
     if len(initial_state) != n_states:
         what = "(h_0, c_0)" if n_states == 2 else "h_0"
         raise ValueError(
-            f"initial_state must be {what}: {n_states} array(s); got {len(initial_state)}"
+            f"initial_state must be {what}: {n_states} array(s); got "
+            f"{len(initial_state)}"
         )
     names = ("h_0", "c_0")
     return tuple(

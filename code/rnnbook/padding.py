@@ -37,7 +37,8 @@ def gather_last_valid(outputs, lengths) -> np.ndarray:
 
     Returns:
         ``last_valid_output`` of shape (N, H): ``outputs[n, lengths[n] - 1]``.
-        For a one-direction, one-layer RNN this is the final hidden state ``h_n``.
+        For a one-direction, one-layer RNN this is the final hidden state
+        ``h_n``.
     """
     outputs = check_sequences(outputs, name="outputs")
     batch, steps, _ = outputs.shape

@@ -1,4 +1,5 @@
-"""Figures shared by the chapters: per-step outputs as a heat map, the final state beside them."""
+"""Figures shared by the chapters: per-step outputs as a heat map, the final
+state beside them."""
 
 from __future__ import annotations
 
@@ -10,17 +11,21 @@ __all__ = ["plot_outputs_and_state"]
 def plot_outputs_and_state(
     outputs, final_states, lengths=None, names=None, state_label="$h_n$"
 ):
-    """Draw, for each sequence, its outputs as a units x time heat map and its final state beside it.
+    """Draw each sequence's outputs as a units x time heat map, with its final
+    state beside it.
 
     Args:
         outputs: per-step outputs, shape (N, T, H).
         final_states: the final state of each sequence, shape (N, H).
-        lengths: valid steps per sequence, shape (N,); padded steps are hatched. ``None``: all valid.
-        names: a title per sequence (N strings); defaults to ``sequence 0 .. N-1``.
+        lengths: valid steps per sequence, shape (N,); padded steps are
+            hatched. ``None``: all valid.
+        names: a title per sequence (N strings); defaults to
+            ``sequence 0 .. N-1``.
         state_label: the x tick label of the state column.
 
     Returns:
-        The matplotlib ``Figure``. The step each final state was read from is outlined.
+        The matplotlib ``Figure``. The step each final state was read from
+        is outlined.
     """
     import matplotlib.pyplot as plt
     from matplotlib.patches import Rectangle
@@ -38,7 +43,8 @@ def plot_outputs_and_state(
     )
     if len(names) != batch:
         raise ValueError(
-            f"names must have one title per sequence (N = {batch}); got {len(names)}"
+            f"names must have one title per sequence (N = {batch}); got "
+            f"{len(names)}"
         )
 
     limit = max(np.abs(outputs).max(), np.abs(final_states).max(), 1e-6)

@@ -53,7 +53,8 @@ __all__ = [
 
 
 class RNNWeights(NamedTuple):
-    """Elman RNN weights: ``kernel`` (D, H), ``recurrent_kernel`` (H, H), ``bias`` (H,)."""
+    """Elman RNN weights: ``kernel`` (D, H), ``recurrent_kernel`` (H, H),
+    ``bias`` (H,)."""
 
     kernel: np.ndarray
     recurrent_kernel: np.ndarray
@@ -91,11 +92,12 @@ def sigmoid(a: np.ndarray) -> np.ndarray:
 
 
 def _units(weights, gates: int) -> int:
-    """Read ``H`` from the recurrent kernel and check that every weight fits it."""
+    """Read ``H`` from the recurrent kernel; check that it is (H, G*H)."""
     recurrent = np.asarray(weights.recurrent_kernel)
     if recurrent.ndim != 2:
         raise ValueError(
-            f"recurrent_kernel must have rank 2, shape (H, {gates}*H); got shape {recurrent.shape}"
+            f"recurrent_kernel must have rank 2, shape (H, {gates}*H); got "
+            f"shape {recurrent.shape}"
         )
     units = recurrent.shape[0]
     check_weight("recurrent_kernel", recurrent, (units, gates * units))
@@ -103,7 +105,8 @@ def _units(weights, gates: int) -> int:
 
 
 def _run(x, lengths, initial_state, units, step):
-    """Shared time loop: ``step(x_t, state) -> new_state`` where ``state[0]`` is ``h``.
+    """Shared time loop: ``step(x_t, state) -> new_state``, ``state[0]`` is
+    ``h``.
 
     Rows whose sequence has ended keep their state and get zero outputs.
     Returns ``outputs`` (N, T, H) and the final state tuple.
@@ -112,9 +115,8 @@ def _run(x, lengths, initial_state, units, step):
     state = initial_state
     outputs = np.zeros((batch, steps, units), dtype=x.dtype)
     for t in range(steps):
-        valid = (t < lengths)[
-            :, None
-        ]  # (N, 1): which rows still have data at step t
+        # (N, 1): which rows still have data at step t
+        valid = (t < lengths)[:, None]
         candidate = step(x[:, t], state)
         state = tuple(
             np.where(valid, new, old) for new, old in zip(candidate, state)
@@ -138,8 +140,10 @@ def rnn_forward(x, weights: RNNWeights, lengths=None, initial_state=None):
 
     Args:
         x: inputs, shape (N, T, D).
-        weights: an :class:`RNNWeights` (kernel (D, H), recurrent_kernel (H, H), bias (H,)).
-        lengths: valid steps per sequence, shape (N,), each in ``1..T``; ``None`` means all T.
+        weights: an :class:`RNNWeights` (kernel (D, H), recurrent_kernel
+            (H, H), bias (H,)).
+        lengths: valid steps per sequence, shape (N,), each in ``1..T``;
+            ``None`` means all T.
         initial_state: ``h_0`` of shape (N, H); zeros when ``None``.
 
     Returns:
@@ -170,13 +174,16 @@ def lstm_forward(x, weights: LSTMWeights, lengths=None, initial_state=None):
 
     Args:
         x: inputs, shape (N, T, D).
-        weights: an :class:`LSTMWeights` (kernel (D, 4H), recurrent_kernel (H, 4H), bias (4H,)).
-        lengths: valid steps per sequence, shape (N,), each in ``1..T``; ``None`` means all T.
+        weights: an :class:`LSTMWeights` (kernel (D, 4H), recurrent_kernel
+            (H, 4H), bias (4H,)).
+        lengths: valid steps per sequence, shape (N,), each in ``1..T``;
+            ``None`` means all T.
         initial_state: ``(h_0, c_0)``, each (N, H); zeros when ``None``.
 
     Returns:
         ``(outputs, (h_n, c_n))``: outputs (N, T, H), zero past each length;
-        ``h_n`` and ``c_n`` (N, H), hidden and cell state at the last valid step.
+        ``h_n`` and ``c_n`` (N, H), hidden and cell state at the last
+        valid step.
     """
     x, lengths, units, state = _prepare(
         x, lengths, weights, 4, initial_state, 2
@@ -196,13 +203,15 @@ def lstm_forward(x, weights: LSTMWeights, lengths=None, initial_state=None):
 
 
 def gru_forward(x, weights: GRUWeights, lengths=None, initial_state=None):
-    """GRU over a padded batch (gates ``z, r, n``; ``weights.reset_after`` picks the variant).
+    """GRU over a padded batch (gates ``z, r, n``; ``weights.reset_after``
+    picks the variant).
 
     Args:
         x: inputs, shape (N, T, D).
-        weights: a :class:`GRUWeights` (kernel (D, 3H), recurrent_kernel (H, 3H),
-            input_bias (3H,), recurrent_bias (3H,), reset_after).
-        lengths: valid steps per sequence, shape (N,), each in ``1..T``; ``None`` means all T.
+        weights: a :class:`GRUWeights` (kernel (D, 3H), recurrent_kernel
+            (H, 3H), input_bias (3H,), recurrent_bias (3H,), reset_after).
+        lengths: valid steps per sequence, shape (N,), each in ``1..T``;
+            ``None`` means all T.
         initial_state: ``h_0`` of shape (N, H); zeros when ``None``.
 
     Returns:
@@ -240,7 +249,8 @@ def _uniform(rng, shape, scale):
 def random_rnn_weights(
     input_size: int, units: int, seed: int = 0
 ) -> RNNWeights:
-    """Random :class:`RNNWeights`, uniform in ``±1/sqrt(H)`` (PyTorch's default range), float32."""
+    """Random :class:`RNNWeights`, uniform in ``±1/sqrt(H)`` (PyTorch's
+    default range), float32."""
     rng, s = np.random.default_rng(seed), 1.0 / np.sqrt(units)
     return RNNWeights(
         _uniform(rng, (input_size, units), s),
