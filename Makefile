@@ -7,8 +7,9 @@ PY     := $(VENV)/bin/python
 READY  := $(VENV)/.installed
 BUILD  := _build
 
-# Quieter TensorFlow logs while chapters execute (the chapters also work without it).
-export TF_CPP_MIN_LOG_LEVEL := 2
+# No TensorFlow C++ log lines (not even "failed call to cuInit" on a machine without a GPU)
+# while chapters execute; the chapters set the same default themselves.
+export TF_CPP_MIN_LOG_LEVEL := 3
 
 # The book's machinery (code/booktools) is not installed: it runs from the checkout.
 TOOLS  := PYTHONPATH=$(CURDIR)/code $(PY)

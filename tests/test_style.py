@@ -28,7 +28,6 @@ PENDING = {
     "chapters/05_one_set_of_weights_three_frameworks.md",
     "chapters/06_which_one_do_i_use.md",
     "chapters/07_pitfalls.md",
-    "chapters/90_cheat_sheet.md",
 }
 
 

@@ -290,7 +290,7 @@ def main(argv=None) -> int:
     )
     args = parser.parse_args(argv)
     out = args.out or args.root / "_build" / "bench"
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     print(_format_row({c: c for c in _COLUMNS}))
     rows = bench(args.root, args.chapter)
     write_reports(rows, out)

@@ -265,7 +265,7 @@ def run_mutant(root: str | Path, mutant: Mutant, timeout: int = 300) -> Result:
         env["PYTHONPATH"] = os.pathsep.join(
             [code] + [p for p in [env.get("PYTHONPATH")] if p]
         )
-        env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+        env.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
         # IPC (a socket file in the scratch folder), not TCP: no port to
         # find and no "running over TCP without encryption" warning.
         km = KernelManager(
