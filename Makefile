@@ -10,6 +10,9 @@ BUILD  := _build
 # No TensorFlow C++ log lines (not even "failed call to cuInit" on a machine without a GPU)
 # while chapters execute; the chapters set the same default themselves.
 export TF_CPP_MIN_LOG_LEVEL := 3
+# The book's kernels use the IPython profile in code/booktools/ipython (see its config file):
+# what TensorFlow's C++ side prints at start-up stays out of the chapters' outputs.
+export IPYTHONDIR := $(CURDIR)/code/booktools/ipython
 
 # The book's machinery (code/booktools) is not installed: it runs from the checkout.
 TOOLS  := PYTHONPATH=$(CURDIR)/code $(PY)
