@@ -636,27 +636,27 @@ def lstm_stack_from_tf1(variables, *, forget_bias: float) -> list:
                 "forward never sees layer 1 backward), unlike PyTorch's and "
                 "Keras's stacks; convert each cell with lstm_from_tf1"
             )
+        prefixes.add(match["prefix"])
+        if len(prefixes) > 1:
+            raise ValueError(
+                "the variables come from several models: prefixes "
+                f"{sorted(prefixes)}"
+            )
         layer = int(match["stacked"] or match["layer"] or 0)
         direction = int(match["direction"] == "bw")
         key = (layer, direction)
         if match["variable"] in cells.setdefault(key, {}):
             raise ValueError(
-                f"{name}: a second {match['variable']} for "
-                f"layer {layer}, direction {direction}"
+                f"{name}: a second {match['variable']} for layer {layer}, "
+                f"direction {direction}"
             )
         cells[key][match["variable"]] = value
-        prefixes.add(match["prefix"])
     if unknown:
         raise ValueError(
             f"not TF1 LSTMCell variable names: {sorted(unknown)} (expected "
             "names like rnn/lstm_cell/kernel, "
             "rnn/multi_rnn_cell/cell_0/lstm_cell/bias or "
             "bidirectional_rnn/fw/lstm_cell/kernel)"
-        )
-    if len(prefixes) > 1:
-        raise ValueError(
-            f"the variables come from several models: prefixes "
-            f"{sorted(prefixes)}"
         )
     count = max(k for k, _ in cells) + 1
     directions = 1 + max(d for _, d in cells)
