@@ -20,8 +20,6 @@ WIDTH = 79
 PENDING = {
     "code/rnnbook/convert.py",
     "tests/test_convert.py",
-    "code/booktools/assignments.py",
-    "tests/test_assignments.py",
     "tests/test_site.py",
     "chapters/02_tensorflow1_dynamic_rnn.md",
     "chapters/03_keras_return_sequences_and_state.md",

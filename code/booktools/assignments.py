@@ -81,9 +81,7 @@ from .toc import toc_chapters
 BEGIN = "### BEGIN SOLUTION"
 END = "### END SOLUTION"
 CHECK_TAG = "check"
-STUB = (
-    'raise NotImplementedError("Exercise {label}: write your answer here")'
-)
+STUB = 'raise NotImplementedError("Exercise {label}: write your answer here")'
 
 # Anything that looks like a solution marker; a misspelt one would
 # otherwise leave an answer in.
@@ -260,8 +258,9 @@ class _ExerciseReader:
         if self.in_solution is not None:
             self.solution_code_cell(cell, number, tags)
         elif _has_markers(cell.source):
-            stub_solutions(cell.source, "?", f"{self.chapter}, code cell "
-                           f"{number}")  # a malformed marker reads better
+            stub_solutions(
+                cell.source, "?", f"{self.chapter}, code cell {number}"
+            )  # a malformed marker reads better
             self.fail(
                 f"code cell {number} has solution markers outside a "
                 "{solution-start} ... {solution-end} block: put the cell "
@@ -593,9 +592,9 @@ def student_notebook(
     """
     parts, exercises = exercise_parts(notebook, chapter)
     by_label = {exercise.label: exercise for exercise in exercises}
-    cells: list = [] if with_solutions else [
-        nbformat.v4.new_markdown_cell(STUDENT_NOTE)
-    ]
+    cells: list = (
+        [] if with_solutions else [nbformat.v4.new_markdown_cell(STUDENT_NOTE)]
+    )
     for part in parts:
         if part.cell.cell_type == "code" and part.role != TEXT:
             exercise = by_label[part.label]

@@ -402,7 +402,7 @@ def escape(text: str) -> str:
 
 
 def myst_parser(extensions: list[str]):
-    """The markdown-it parser myst-parser builds, with the book's extensions."""
+    """The markdown-it parser of myst-parser, with the book's extensions."""
     from markdown_it.renderer import RendererHTML
     from myst_parser.config.main import MdParserConfig
     from myst_parser.parsers.mdit import create_md_parser
@@ -418,9 +418,7 @@ def myst_leftovers(text: str, parser) -> list[str]:
     def walk(tokens):
         for token in tokens:
             kind = token.type
-            if kind in ("fence", "colon_fence") and token.info.startswith(
-                "{"
-            ):
+            if kind in ("fence", "colon_fence") and token.info.startswith("{"):
                 found.append(f"directive {token.info.split()[0]}")
             elif kind in _MYST_BLOCKS and kind != "colon_fence":
                 found.append(_MYST_BLOCKS[kind])
@@ -733,21 +731,19 @@ class Converter:
         return handler(argument.strip(), options, body)
 
     def _tab_set(self, argument, options, body) -> list[str]:
-        return self._blocks(body)
+        return _without_trailing_blanks(self._blocks(body))
 
     def _tab_item(self, argument, options, body) -> list[str]:
         level = min(self.section_level + 1, 6)
         saved = self.section_level
         lines = ["#" * level + " " + self.inline(argument), ""]
-        lines += self._blocks(body)
+        lines += _without_trailing_blanks(self._blocks(body))
         self.section_level = saved
-        return lines
+        return lines + [""]
 
     def _admonition(self, name: str, argument: str, body: str) -> list[str]:
         title = self.inline(argument) if argument else ADMONITIONS[name]
-        inner = self._blocks(body)
-        while inner and not inner[-1].strip():
-            inner.pop()
+        inner = _without_trailing_blanks(self._blocks(body))
         quoted = [f"**{title}**", ""] if title else []
         quoted += inner
         return [f"> {line}" if line.strip() else ">" for line in quoted]
@@ -818,6 +814,12 @@ def _closing_ticks(text: str, start: int, count: int) -> int | None:
         if len(match.group()) == count:
             return match.start()
     return None
+
+
+def _without_trailing_blanks(lines: list[str]) -> list[str]:
+    while lines and not lines[-1].strip():
+        lines = lines[:-1]
+    return lines
 
 
 def _longest_tick_run(text: str) -> int:

@@ -263,9 +263,7 @@ def figure_caption_cell(cell, convert: Converter):
         return None
     name = figure.get("name", "")
     site = convert.book.site
-    number = (
-        f"**{site.number_text(name)}.** " if name in site.numbers else ""
-    )
+    number = f"**{site.number_text(name)}.** " if name in site.numbers else ""
     return nbformat.v4.new_markdown_cell(number + convert.inline(caption))
 
 
@@ -439,8 +437,9 @@ def _chapter_docnames(srcdir) -> set[str]:
     }
 
 
-def point_buttons_at_reader_notebooks(app, pagename, templatename, context,
-                                      doctree) -> None:
+def point_buttons_at_reader_notebooks(
+    app, pagename, templatename, context, doctree
+) -> None:
     """On a chapter page, Colab opens and the download button offers the
     reader notebook (run after sphinx-book-theme made the buttons)."""
     if pagename not in _chapter_docnames(app.srcdir):
