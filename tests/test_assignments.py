@@ -34,6 +34,7 @@ import pytest
 
 from booktools import assignments as A
 from booktools.commonmark import SITE_INDEX, SiteIndex
+from reader_kernel import ReaderKernel
 from toc import ROOT
 
 CHAPTERS = A.toc_chapters(ROOT)
@@ -458,7 +459,7 @@ def test_no_solution_text_is_left(tmp_path):
         assert secret not in first.decode()
     student = nbformat.reads(first.decode(), as_version=4)
     assert (
-        "### Exercise 4 (Last valid)\n\nWrite `last(outputs, lengths)`."
+        "## Exercise 4 (Last valid)\n\nWrite `last(outputs, lengths)`."
         in sources(student)
     )
     assert ":::" not in sources(student) and ":label:" not in first.decode()
@@ -796,12 +797,21 @@ def test_the_proof_catches_a_vacuous_check_and_a_cell_that_needs_an_answer():
     ), failing
 
 
+@pytest.fixture(scope="session")
+def student_kernel(tmp_path_factory):
+    """A kernel as a student's Jupyter has it: the book's package and its
+    libraries, none of the book build's packages (once per worker)."""
+    kernel = ReaderKernel(tmp_path_factory.mktemp("student-kernel"))
+    kernel.install_book_package()
+    return kernel
+
+
 @pytest.fixture(scope="class")
-def run(request):
-    """The student notebook of the class's chapter, executed once (cwd
-    chapters/, as in the book)."""
+def run(request, student_kernel):
+    """The student notebook of the class's chapter, executed once, errors
+    allowed (the stubs raise), in the student kernel."""
     student, exercises = _student(request.cls.chapter)
-    executed = A.execute(student, cwd=ROOT / "chapters", timeout=120)
+    executed = student_kernel.run(student, timeout=120, allow_errors=True)
     return executed, exercises
 
 

@@ -258,9 +258,9 @@ class _ExerciseReader:
         if self.in_solution is not None:
             self.solution_code_cell(cell, number, tags)
         elif _has_markers(cell.source):
-            stub_solutions(
-                cell.source, "?", f"{self.chapter}, code cell {number}"
-            )  # a malformed marker reads better
+            # a malformed marker is the better message, if there is one
+            where = f"{self.chapter}, code cell {number}"
+            stub_solutions(cell.source, "?", where)
             self.fail(
                 f"code cell {number} has solution markers outside a "
                 "{solution-start} ... {solution-end} block: put the cell "

@@ -407,7 +407,10 @@ def myst_parser(extensions: list[str]):
     from myst_parser.config.main import MdParserConfig
     from myst_parser.parsers.mdit import create_md_parser
 
-    config = MdParserConfig(enable_extensions=set(extensions))
+    # ':::' fences are read as directives even where the book does not
+    # enable them, so that none can slip through as text
+    enabled = set(extensions) | {"colon_fence"}
+    config = MdParserConfig(enable_extensions=enabled)
     return create_md_parser(config, RendererHTML)
 
 
