@@ -340,17 +340,18 @@ class Book:
     def glue_of(self, docname: str) -> dict[str, dict]:
         """The glued values of a page: ``{name: mime bundle}``."""
         if docname not in self.glue:
-            path = (self.glue_dir or Path("/nonexistent")) / (
-                f"{docname}.glue.json"
-            )
-            found = {}
-            if path.exists():
-                found = {
-                    name: output["data"]
-                    for name, output in json.loads(path.read_text()).items()
-                }
-            self.glue[docname] = found
+            self.glue[docname] = read_glue(self.glue_dir, docname)
         return self.glue[docname]
+
+
+def read_glue(folder: Path | None, docname: str) -> dict[str, dict]:
+    """The values myst-nb saved for a page (``<docname>.glue.json`` in the
+    build's ``jupyter_execute``); none when the page glues nothing."""
+    path = folder / f"{docname}.glue.json" if folder else None
+    if path is None or not path.exists():
+        return {}
+    saved = json.loads(path.read_text())
+    return {name: output["data"] for name, output in saved.items()}
 
 
 # --------------------------------------------------------------------------
@@ -597,14 +598,12 @@ class Converter:
         return values[name]
 
     def _glue_text(self, content: str) -> str:
-        key, spec = content, ""
-        if content.count(":") > content.count("::") * 2:
-            key, _, spec = content.rpartition(":")
+        key, spec = _key_and_format(content)
         text = format_glue_text(self._glue_value(key), spec, key)
         return escape(text)
 
     def _glue_md_inline(self, content: str) -> str:
-        key = content.rsplit(":", 1)[0] if ":" in content else content
+        key = _key_and_format(content)[0]
         bundle = self._glue_value(key)
         if "text/markdown" not in bundle:
             raise self.fail(f"the glue value {key!r} has no Markdown form")
@@ -857,6 +856,14 @@ def _split_options(content: str) -> tuple[dict[str, str], str]:
         options[match["key"]] = match["value"]
         i += 1
     return options, "\n".join(lines[i:]).strip("\n")
+
+
+def _key_and_format(content: str) -> tuple[str, str]:
+    """``("name", ".3f")`` of ``name:.3f`` (``doc::name`` has no format)."""
+    head, colon, tail = content.rpartition(":")
+    if colon and not head.endswith(":"):
+        return head, tail
+    return content, ""
 
 
 def _glue_key(argument: str, options: Mapping[str, str]) -> str:
