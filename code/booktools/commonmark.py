@@ -154,8 +154,8 @@ class SiteIndex:
             for figtype, by_label in by_type.items()
             for label, number in by_label.items()
         }
-        terms = {
-            name: (doc, anchor)
+        terms = {  # {term} is case-insensitive, as Sphinx resolves it
+            name.lower(): (doc, anchor)
             for (kind, name), (doc, anchor) in std["objects"].items()
             if kind == "term"
         }
