@@ -500,9 +500,8 @@ def _match_vector(vector, table, atol, label):
         )
         raise ValueError(
             f"{label} matches no box of the unrolled network within "
-            f"atol={atol:g}{hint}: it is not a state of these states, or "
-            "the states were computed differently (lengths, directions, "
-            "weights)"
+            f"atol={atol:g}{hint}: it is none of the states given, or they "
+            "were computed differently (lengths, directions, weights)"
         )
     raise ValueError(
         f"{label} matches more than one box within atol={atol:g}: "
@@ -526,6 +525,118 @@ def _match_tensor(name, array, halves, tables, atol):
     return out
 
 
+# --------------------------------------------------------------------------
+# The layout each framework documents (checked when strict)
+# --------------------------------------------------------------------------
+
+
+def _tf1_parts(name):
+    """TF1 name -> (direction or None, layer index or None, state letter)."""
+    direction = None
+    if re.match(r"(outputs|output_states)\[0\]|output(_state)?_fw", name):
+        direction = "forward"
+    elif re.match(r"(outputs|output_states)\[1\]|output(_state)?_bw", name):
+        direction = "backward"
+    layer = re.search(r"(?<!output_states)\[(-?\d+)\](\.[hc])?$", name)
+    if name.startswith("outputs"):
+        layer = None
+    letter = "c" if name.endswith(".c") else "h"
+    return direction, None if layer is None else int(layer.group(1)), letter
+
+
+def _documented(framework, name, kind, row, half, n_layers, n_dirs):
+    """What the framework's layout says one returned vector holds.
+
+    Returns a dict with some of ``state``, ``layer`` and ``direction``.
+    ``row`` indexes a stack's first axis (PyTorch ``h_n[row]``); ``half``
+    is the half of a 2H unit axis, or ``None``.
+    """
+    want = {}
+    if half is not None:
+        want["direction"] = DIRECTIONS[half]
+    elif n_dirs == 1:
+        want["direction"] = "forward"
+    if kind == "sequence" or name == "output":
+        want.update(state="h", layer=n_layers)
+    if framework == "torch" and kind == "stack":
+        want.update(
+            state=name[0],
+            layer=row // n_dirs + 1,
+            direction=DIRECTIONS[row % n_dirs],
+        )
+    elif framework == "reference" and kind == "vectors":
+        want["state"] = name[0]  # h_n, c_n
+    elif framework == "keras" and kind == "vectors":
+        if name != "output":
+            want["state"] = name[-1]  # h, c, forward_h, backward_c
+        if name.startswith(DIRECTIONS):
+            want["direction"] = name.split("_")[0]
+    elif framework == "tf1":
+        direction, layer, letter = _tf1_parts(name)
+        if direction:
+            want["direction"] = direction
+        if kind == "vectors":
+            want["state"] = letter
+            if layer is not None:
+                want["layer"] = layer % n_layers + 1
+            elif n_layers == 1:
+                want["layer"] = 1
+    return want
+
+
+def _want_text(want, sequence, step) -> str:
+    words = [want.get("direction", ""), want.get("state", "a state")]
+    text = " ".join(w for w in words if w)
+    if "layer" in want:
+        text += f" of layer {want['layer']}"
+    text += f" of sequence {sequence}"
+    return text + ("" if step is None else f" at step {step}")
+
+
+def _check_layout(framework, name, kind, boxes, states, lengths, told):
+    """Raise unless every box sits where the framework's layout says.
+
+    Per-step tensors: step ``t`` of sequence ``n`` holds that step's state
+    (at a padded step: zero, the state from the padding, or a repeat of
+    the last valid step). Final states: a state of their own sequence, of
+    the documented layer, direction, ``h`` or ``c``.
+    """
+    n_layers, n_dirs = states.h.shape[:2]
+    halves = boxes.shape[-1] if boxes.ndim > _lead_rank(kind) else 1
+    for index in np.ndindex(*boxes.shape):
+        box = boxes[index]
+        half = index[-1] if halves == 2 else None
+        lead = index[:-1] if halves == 2 else index
+        row = lead[0] if kind == "stack" else None
+        n = lead[1] if kind == "stack" else lead[0]
+        t = lead[1] if kind == "sequence" else None
+        want = _documented(framework, name, kind, row, half, n_layers, n_dirs)
+        padded = t is not None and told and t >= lengths[n]
+        steps = set() if t is None else {t + 1}
+        if padded:  # zero, the state from the padding, or a repeat
+            steps.add(lengths[n])
+        ok = (box is ZERO and padded) or (
+            isinstance(box, Box)
+            and box.sequence == n + 1
+            and all(getattr(box, k) == v for k, v in want.items())
+            and (t is None or box.step in steps)
+        )
+        if not ok:
+            label = _index_text(name, index[: len(lead)], halves, half)
+            step = None if t is None else t + 1
+            raise ValueError(
+                f"{label} equals {box}, but {FRAMEWORKS[framework]} puts "
+                f"{_want_text(want, n + 1, step)} there: these tensors "
+                "are not laid out as that framework returns them (rows "
+                "swapped, another batch order, another call?); pass "
+                "strict=False to draw them as they are"
+            )
+
+
+def _lead_rank(kind) -> int:
+    return 1 if kind == "vectors" else 2
+
+
 def match_returns(
     states,
     returned: dict,
@@ -533,6 +644,7 @@ def match_returns(
     lengths=None,
     atol: float = 1e-5,
     time_major: bool = False,
+    strict: bool = True,
 ) -> Matched:
     """Find the box of the unrolled network that each returned vector equals.
 
@@ -551,6 +663,12 @@ def match_returns(
             steps in the figure and the text. ``None``: no padding.
         atol: two vectors are equal when no entry differs by more.
         time_major: the sequence tensors are (T, N, units), not (N, T, ...).
+        strict: also check that every vector sits where the framework's
+            layout puts it (``h_n[k]`` of PyTorch is layer ``k // K + 1``,
+            direction ``k % K``; ``state.c`` is a ``c``; a per-step tensor
+            holds its own sequence's step ``t`` at step ``t``), so that
+            swapped or reordered tensors are an error. ``False`` draws
+            whatever the tensors hold.
 
     Returns:
         A :class:`Matched`: ``matched[name]`` holds a :class:`Box` or
@@ -578,6 +696,13 @@ def match_returns(
         kinds[name] = _kind(framework, name, array.ndim)
         halves = _check_returned(name, array, kinds[name], states, time_major)
         boxes[name] = _match_tensor(name, array, halves, tables, atol)
+        if strict:
+            found = boxes[name]
+            if time_major and kinds[name] == "sequence":
+                found = np.swapaxes(found, 0, 1)
+            _check_layout(
+                framework, name, kinds[name], found, states, lengths, told
+            )
     return Matched(
         framework, states, lengths, told, kinds, boxes, bool(time_major)
     )
