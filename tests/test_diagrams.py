@@ -91,7 +91,7 @@ def lstm(**kwargs):
     return nn.LSTM(D, H, batch_first=True, **kwargs)
 
 
-# --- unroll: every box, from the reference ----------------------------------
+# --- unroll: every box, from the reference -----------------------------------
 
 
 def test_unroll_keeps_every_state_of_the_reference():
@@ -139,7 +139,7 @@ def test_unroll_stacks_layers_on_the_outputs_below():
     np.testing.assert_allclose(states.h[1, 0], above, atol=1e-6)
 
 
-# --- matching real PyTorch returns --------------------------------------------
+# --- matching real PyTorch returns -------------------------------------------
 
 
 def test_packed_lstm_zeros_and_last_valid_states():
@@ -248,7 +248,7 @@ def test_states_from_a_cell_loop():
     assert m["c_n"][1] == Box("c", T, sequence=2)
 
 
-# --- matching the other frameworks' conventions (built from the reference) --
+# --- matching the other frameworks' conventions (built from the reference) ---
 
 
 def keras_like(weights):
@@ -331,7 +331,7 @@ def test_two_equal_boxes_are_ambiguous():
         match_returns(Unrolled(h), returned, "reference")
 
 
-# --- bad inputs ---------------------------------------------------------------
+# --- bad inputs --------------------------------------------------------------
 
 WEIGHTS = random_lstm_weights(D, H, seed=7)
 STATES = unroll(lstm_forward, X, [WEIGHTS])

@@ -734,6 +734,7 @@ MAX_SCALE = 0.75  # inches per column
 MIN_SCALE = 0.55  # panels go side by side only while this fits
 HATCH = "////"
 HATCH_COLOR = "#9a9a9a"
+TAG_IN = 0.24  # the height of a tag, in inches
 
 
 class _Panel(NamedTuple):
@@ -786,8 +787,16 @@ class _Drawing:
         ]
         chars = max(len(line) for line in self._all_label_lines())
         self.label_in = 0.08 * chars + 0.25
+        tagged = [tags_and_notes(matched, n)[0] for n in sequences]
+        tags = [", ".join(names) for t in tagged for names in t.values()]
+        self.c_tags = any(box.state == "c" for t in tagged for box in t)
+        self.tag_in = max([0.085 * len(tag) + 0.1 for tag in tags] + [0])
         self.columns, self.scale = self._grid(len(sequences))
         self.panels = self._place(sequences)
+
+    def units(self, inches: float) -> float:
+        """A length given in inches, in the figure's units (columns)."""
+        return inches / self.scale
 
     def _all_label_lines(self):
         keys = [("x",)] + [("out", name) for name in self.outputs]
@@ -808,6 +817,7 @@ class _Drawing:
             for name in self.outputs
         )
         least = MIN_SCALE * (1.4 if halves else 1.0)  # half cells are small
+        least = max(least, self.tag_in / 2.2)  # a tag spans < 2.2 columns
         for columns in range(count, 0, -1):
             units = columns * width + (columns - 1) * self.PANEL_GAP
             scale = (MAX_WIDTH - self.label_in) / units
@@ -831,21 +841,31 @@ class _Drawing:
         return panels
 
     def _rows(self, bottom):
-        """The y of each row of a panel whose bottom is at ``bottom``."""
+        """The y of each row of a panel whose bottom is at ``bottom``.
+
+        The gaps between rows are set in inches: each holds the tags
+        (10 pt) that may sit in it, whatever the figure's scale.
+        """
+        tag = TAG_IN + 0.06
         rows = {("x",): bottom + X_H / 2 + 0.1}
-        y = rows[("x",)] + X_H / 2 + (0.62 if self.lstm else 0.45)
+        below = tag if self.c_tags else 0.0  # c tags hang below their box
+        y = rows[("x",)] + X_H / 2 + self.units(below + 0.22)
         y += self.box_h / 2
+        between = self.units(tag + below + 0.1)
         for layer in range(self.layers):
             for k in range(self.dirs):
                 rows[("state", layer, k)] = y
-                y += self.box_h + 0.62
-        y -= 0.62 + self.box_h / 2
+                y += self.box_h + between
+        y -= between + self.box_h / 2
         for name in self.outputs:
-            y += 0.75 + CELL_H / 2
+            y += self.units(tag + 0.18) + CELL_H / 2
             rows[("out", name)] = y
-            y += CELL_H / 2 - 0.2
-        top = y + 0.2 + (0.45 if self._has_titles() else 0.05)
-        return rows, top
+            tag = 0.12  # only the arrows pass between two output rows
+            y += CELL_H / 2
+        return rows, y + 0.1 + self.title_h()
+
+    def title_h(self) -> float:
+        return self.units(0.34) if self._has_titles() else 0.05
 
     # -- questions about the boxes -----------------------------------------
 
@@ -924,7 +944,7 @@ class _Drawing:
     # -- the parts of a panel ----------------------------------------------
 
     def draw_padding(self, panel):
-        height = panel.top - panel.bottom - (0.45 if self.title(0) else 0)
+        height = panel.top - panel.bottom - self.title_h()
         for t in range(self.steps):
             if self.padded(panel.n, t):
                 self.ax.add_patch(
@@ -1084,8 +1104,8 @@ class _Drawing:
         ]
         if not between:
             return [(x, y + self.half_h()), end]
-        side = 1 if half == 1 else -1
-        exit_y = y if self.lstm else y + self.half_h() / 2
+        side = 1 if box.direction == "backward" else -1
+        exit_y = y if self.lstm else y + self.half_h() / 2  # above arrows
         gap_x = round(end[0] - panel.x0) + panel.x0 + side * 0.5
         high = end[1] - 0.16
         return [
@@ -1127,7 +1147,7 @@ class _Drawing:
             )
             self.text(
                 x + 0.05,
-                panel.top - 0.22,
+                panel.top - self.title_h() / 2,
                 title,
                 FONT + 1,
                 ha="left",
