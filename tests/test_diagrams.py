@@ -159,6 +159,9 @@ def test_packed_lstm_zeros_and_last_valid_states():
     assert "at the padded steps (step 4 of sequence 2; steps 3–4 of " in text
     assert "it holds zeros" in text
     assert "(each sequence's last valid step)" in text
+    one = describe(m, sequences=[1])
+    assert "sequence 2 of a batch of 3, length 3;" in one
+    assert "h_n[0] is h at step 3 of sequence 2 (its last valid step)" in one
 
 
 def test_two_layer_bidirectional_h_n_rows():
@@ -428,6 +431,8 @@ def test_draw_and_describe_reject():
         draw_unrolled(m, sequences=[3])
     with pytest.raises(ValueError, match=r"batch indices in 0\.\.2"):
         draw_unrolled(m, sequences=[0, 0])
+    with pytest.raises(ValueError, match=r"batch indices in 0\.\.2"):
+        describe(m, sequences=[-1])
     with pytest.raises(ValueError, match=r"title must be a string"):
         draw_unrolled(m, title=1)
     long_x = np.random.default_rng(2).normal(size=(1, 13, D))

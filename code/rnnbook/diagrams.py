@@ -584,9 +584,13 @@ def _documented(framework, name, kind, row, half, n_layers, n_dirs):
     return want
 
 
-def _want_text(want, sequence, step) -> str:
-    words = [want.get("direction", ""), want.get("state", "a state")]
-    text = " ".join(w for w in words if w)
+def _want_text(want, sequence, step, n_dirs) -> str:
+    """``"the backward h of layer 1 of sequence 2 at step 1"``."""
+    words = ["the"]
+    if n_dirs > 1 and "direction" in want:
+        words.append(want["direction"])
+    words.append(want.get("state", "state"))
+    text = " ".join(words)
     if "layer" in want:
         text += f" of layer {want['layer']}"
     text += f" of sequence {sequence}"
@@ -624,12 +628,13 @@ def _check_layout(framework, name, kind, boxes, states, lengths, told):
         if not ok:
             label = _index_text(name, index[: len(lead)], halves, half)
             step = None if t is None else t + 1
+            there = _want_text(want, n + 1, step, n_dirs)
             raise ValueError(
                 f"{label} equals {box}, but {FRAMEWORKS[framework]} puts "
-                f"{_want_text(want, n + 1, step)} there: these tensors "
-                "are not laid out as that framework returns them (rows "
-                "swapped, another batch order, another call?); pass "
-                "strict=False to draw them as they are"
+                f"{there} there: these tensors are not laid out as that "
+                "framework returns them (rows swapped, another batch "
+                "order, another call?); pass strict=False to draw them as "
+                "they are"
             )
 
 
@@ -1358,11 +1363,12 @@ def _steps_text(steps) -> str:
 class _Words:
     """The phrases :func:`describe` is built from, for one Matched."""
 
-    def __init__(self, matched: Matched):
+    def __init__(self, matched: Matched, sequences: list):
         self.m = matched
         self.layers, self.dirs, self.batch, self.steps, _ = (
             matched.states.h.shape
         )
+        self.seqs = sequences
 
     def header(self) -> str:
         parts = [f"{self.m.states.cell} unrolled over {self.steps} steps"]
@@ -1370,11 +1376,16 @@ class _Words:
             parts.append(f"{self.layers} layers")
         if self.dirs > 1:
             parts.append("both directions")
-        if self.batch > 1:
+        many = len(self.seqs) > 1
+        if len(self.seqs) < self.batch:
+            word = "sequences" if many else "sequence"
+            which = _and(n + 1 for n in self.seqs)
+            parts.append(f"{word} {which} of a batch of {self.batch}")
+        elif self.batch > 1:
             parts.append(f"{self.batch} sequences")
         if self.m.told_lengths:
-            lengths = _and(self.m.lengths.tolist())
-            parts.append(f"length{'s' if self.batch > 1 else ''} {lengths}")
+            lengths = _and(self.m.lengths[self.seqs].tolist())
+            parts.append(f"length{'s' if many else ''} {lengths}")
         names = FRAMEWORKS[self.m.framework]
         return ", ".join(parts) + f"; names as in {names}."
 
@@ -1405,6 +1416,8 @@ class _Words:
     def _half(self, name, found, part) -> str:
         valid, padding = [], {}
         for n, t in np.ndindex(*found.shape):
+            if n not in self.seqs:
+                continue
             box = found[n, t]
             if not self.padded(n, t):
                 valid.append((n, t, box))
@@ -1441,7 +1454,7 @@ class _Words:
 
     def _any_padding(self) -> bool:
         return self.m.told_lengths and bool(
-            (self.m.lengths < self.steps).any()
+            (self.m.lengths[self.seqs] < self.steps).any()
         )
 
     def _padded_cell(self, n, t, box) -> str:
@@ -1486,8 +1499,9 @@ class _Words:
         return sentences
 
     def _state(self, label, boxes) -> str:
-        zeros = [n + 1 for n, b in enumerate(boxes) if b is ZERO]
-        real = [(n, b) for n, b in enumerate(boxes) if isinstance(b, Box)]
+        chosen = [(n, boxes[n]) for n in self.seqs]
+        zeros = [n + 1 for n, b in chosen if b is ZERO]
+        real = [(n, b) for n, b in chosen if isinstance(b, Box)]
         families = {(b.state, b.layer, b.direction) for _, b in real}
         own = all(b.sequence == n + 1 for n, b in real)
         parts = []
@@ -1509,9 +1523,12 @@ class _Words:
         return " ".join(parts) + "."
 
     def _final_step(self, real, steps) -> str:
-        if len(set(steps)) == 1:
+        if len(self.seqs) == 1:
+            n = self.seqs[0]
             where = f"step {steps[0]}"
-            where += " of every sequence" if self.batch > 1 else ""
+            where += f" of sequence {n + 1}" if self.batch > 1 else ""
+        elif len(set(steps)) == 1:
+            where = f"step {steps[0]} of every sequence"
         else:
             where = _and(
                 f"step {s} of sequence {n + 1}"
@@ -1519,10 +1536,11 @@ class _Words:
             )
         lengths = [self.m.lengths[n] for n, _ in real]
         direction = real[0][1].direction
-        if not self.m.told_lengths or len(set(lengths)) == 1:
+        if not self.m.told_lengths or lengths == [self.steps] * len(steps):
             return where
         if direction == "forward" and steps == lengths:
-            return where + " (each sequence's last valid step)"
+            last = "each sequence's" if len(steps) > 1 else "its"
+            return where + f" ({last} last valid step)"
         late = [
             n + 1 for (n, _), s in zip(real, steps) if s > self.m.lengths[n]
         ]
@@ -1532,11 +1550,13 @@ class _Words:
         return where
 
 
-def describe(matched: Matched) -> str:
+def describe(matched: Matched, sequences=None) -> str:
     """Say in words what :func:`draw_unrolled` shows: the figure's alt text.
 
     Args:
         matched: the result of :func:`match_returns`.
+        sequences: the batch indices drawn (as for :func:`draw_unrolled`);
+            ``None``: all of them.
 
     Returns:
         A few sentences, one per returned tensor (and per half, or per
@@ -1552,7 +1572,9 @@ def describe(matched: Matched) -> str:
             "describe needs the result of match_returns (a Matched); "
             f"got {type(matched).__name__}"
         )
-    words = _Words(matched)
+    batch = matched.states.h.shape[2]
+    sequences = list(range(batch)) if sequences is None else sequences
+    words = _Words(matched, _check_panels(sequences, batch))
     sentences = [words.header()]
     for name, kind in matched.kinds.items():
         if kind == "sequence":
