@@ -486,9 +486,15 @@ def figures():
     keras_states = unroll(lstm_forward, X, [WEIGHTS], LENGTHS)
     keras = match_returns(keras_states, keras_like(WEIGHTS), "keras", LENGTHS)
     yield keras, None
+    narrow = X[:, :2]
+    backward = random_lstm_weights(D, H, seed=8)
+    two_steps = unroll(lstm_forward, narrow, [(WEIGHTS, backward)], [2, 1, 2])
+    out, (h, c) = lstm_forward(narrow, WEIGHTS, [2, 1, 2])
+    returned = {"output_fw": out, "output_state_fw.h": h}
+    yield match_returns(two_steps, returned, "tf1", [2, 1, 2]), [1]
 
 
-@pytest.mark.parametrize("case", range(3))
+@pytest.mark.parametrize("case", range(4))
 def test_figures_are_legible_at_the_text_width(case):
     matched, sequences = list(figures())[case]
     with warnings.catch_warnings():
@@ -496,6 +502,9 @@ def test_figures_are_legible_at_the_text_width(case):
         fig = draw_unrolled(matched, sequences=sequences, title="A title")
         fig.canvas.draw()
     assert fig.get_figwidth() <= 7.5
+    # what is saved (bbox_inches="tight", as Jupyter does) fits as well
+    tight = fig.get_tightbbox(fig.canvas.get_renderer())
+    assert tight.width <= 7.5 and tight.x0 >= -0.01
     assert fig.get_facecolor()[:3] == (1.0, 1.0, 1.0)
     sizes = [displayed_px(fig, t.get_fontsize()) for t in all_texts(fig)]
     assert min(sizes) >= 10, "every label is at least 10 px when shown"

@@ -14,13 +14,24 @@ returned tensor holds; it finds out by comparing values:
    returned (``{"output": ..., "h_n": ...}``) and finds, for every
    returned vector, the one box it equals within ``atol`` (or
    :data:`ZERO`). A vector that equals no box, or two, is a ``ValueError``
-   that names the tensor and the index.
+   that names the tensor and the index; so is, by default, a vector that
+   sits where the framework's layout says it cannot (``h_n[0]`` of a
+   bidirectional PyTorch layer equal to a backward state).
 3. :func:`draw_unrolled` draws the :class:`Matched` result, and
    :func:`describe` says in words what the figure shows (its alt text).
 
 So a figure that would put a tensor's name on the wrong box cannot be
 drawn. Steps, layers and sequences in boxes, figures and descriptions are
 counted from 1, as in the book's prose; indices into arrays are Python's.
+
+A PyTorch two-layer bidirectional LSTM, for example::
+
+    states = unroll(lstm_forward, x, [(fw1, bw1), (fw2, bw2)])
+    matched = match_returns(
+        states, {"output": output, "h_n": h_n, "c_n": c_n}, "torch"
+    )
+    assert matched["h_n"][-1, 0] == Box("h", 1, 1, 2, "backward")
+    fig = draw_unrolled(matched, sequences=[0])
 """
 
 from __future__ import annotations
@@ -792,7 +803,7 @@ class _Drawing:
         ]
         chars = max(len(line) for line in self._all_label_lines())
         self.label_in = 0.08 * chars + 0.25
-        tagged = [tags_and_notes(matched, n)[0] for n in sequences]
+        tagged = [_tags_and_notes(matched, n)[0] for n in sequences]
         tags = [", ".join(names) for t in tagged for names in t.values()]
         self.c_tags = any(box.state == "c" for t in tagged for box in t)
         self.tag_in = max([0.085 * len(tag) + 0.1 for tag in tags] + [0])
@@ -1044,7 +1055,7 @@ class _Drawing:
 
     def draw_output_row(self, panel, name):
         y = panel.rows[("out", name)]
-        found = matched_sequence(self.m, name)[panel.n]
+        found = _sequence_boxes(self.m, name)[panel.n]
         halves = found.shape[1] if found.ndim == 2 else 1
         width = BOX_W if halves == 1 else BOX_W / 2 - 0.02
         middle = panel.x0 + (self.steps + 1) / 2
@@ -1122,7 +1133,7 @@ class _Drawing:
         ]
 
     def draw_panel(self, panel):
-        tags, notes = tags_and_notes(self.m, panel.n)
+        tags, notes = _tags_and_notes(self.m, panel.n)
         self.draw_padding(panel)
         self.draw_inputs(panel)
         for layer in range(self.layers):
@@ -1188,16 +1199,12 @@ class _Drawing:
         import matplotlib.pyplot as plt
 
         items = self.legend_items()
-        per_row = max(1, min(len(items), int(MAX_WIDTH // 2.1)))
-        legend_in = 0.3 * math.ceil(len(items) / per_row) + 0.1
         left = 0.5 - self.label_in / self.scale
-        right = self.panels[-1].x0 + self.steps + 0.6
-        if self.columns > 1:
-            right = (
-                (self.columns - 1) * (self.steps + 0.6 + self.PANEL_GAP)
-                + self.steps
-                + 0.6
-            )
+        width = self.steps + 0.6
+        right = (self.columns - 1) * (width + self.PANEL_GAP) + width
+        width_in = self.scale * (right - left)
+        per_row = max(1, min(len(items), int(width_in // 1.95)))
+        legend_in = 0.3 * math.ceil(len(items) / per_row) + 0.1
         bottom = -legend_in / self.scale
         top = self.top + (0.5 if title else 0.05)
         fig = plt.figure(
@@ -1235,13 +1242,13 @@ class _Drawing:
         return fig
 
 
-def matched_sequence(matched: Matched, name: str) -> np.ndarray:
+def _sequence_boxes(matched: Matched, name: str) -> np.ndarray:
     """The boxes of a per-step tensor, batch first: (N, T) or (N, T, 2)."""
     boxes = matched[name]
     return np.swapaxes(boxes, 0, 1) if matched.time_major else boxes
 
 
-def tags_and_notes(matched: Matched, n: int):
+def _tags_and_notes(matched: Matched, n: int):
     """The final-state names on the boxes of sequence ``n``.
 
     Returns ``(tags, notes)``: ``tags`` maps a :class:`Box` to the names
@@ -1405,7 +1412,7 @@ class _Words:
     # -- per-step tensors ---------------------------------------------------
 
     def sequence(self, name: str) -> list:
-        found = matched_sequence(self.m, name)
+        found = _sequence_boxes(self.m, name)
         if found.ndim == 2:
             return [self._half(name, found, "")]
         return [
