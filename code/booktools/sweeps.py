@@ -200,13 +200,19 @@ def run_chapter(
             allow_errors=True,
             resources={"metadata": {"path": str(chapter.parent)}},
         )
+        # The kernel's own stderr (TensorFlow's start-up log lines) goes to a
+        # file, not to the terminal of `make sweep`; its tail is kept when
+        # the kernel dies.
+        log = Path(tmp) / "kernel-stderr.txt"
         try:
-            client.execute(env=env)
+            with open(log, "w") as stderr:
+                client.execute(env=env, stderr=stderr)
         except Exception as error:  # noqa: BLE001 (a timeout, a dead kernel)
+            tail = " ".join(log.read_text().split()[-40:])
             return Run(
                 seed,
                 time.perf_counter() - start,
-                errors=[f"{type(error).__name__}: {error}"[:300]],
+                errors=[f"{type(error).__name__}: {error}"[:300], tail],
             )
         finally:
             if km.has_kernel:
