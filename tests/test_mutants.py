@@ -7,10 +7,8 @@ chapter has enough mutants; running them all is `make mutants` (in CI).
 from __future__ import annotations
 
 import textwrap
-from pathlib import Path
 
 import pytest
-
 from booktools import mutants as M
 from toc import ROOT
 
