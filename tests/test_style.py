@@ -20,7 +20,6 @@ WIDTH = 79
 PENDING = {
     "tests/test_site.py",
     "chapters/06_which_one_do_i_use.md",
-    "chapters/07_pitfalls.md",
 }
 
 
