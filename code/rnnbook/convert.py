@@ -1033,10 +1033,11 @@ def lstm_projected_from_tf1(variables, *, forget_bias: float) -> tuple:
         )
 
     i, f, g, o = _blocks(reorder(bias), 4)
+    forget = f + forget_bias  # the cell adds forget_bias at every step
     weights = LSTMWeights(
         reorder(kernel[:-width]),
         reorder(kernel[-width:]),
-        np.concatenate([i, f + forget_bias, g, o]).astype(bias.dtype),
+        np.concatenate([i, forget, g, o]).astype(bias.dtype),
     )
     return weights, projection.copy()
 
@@ -1057,9 +1058,9 @@ def lstm_projected_to_tf1(
     forget_bias = _forget(forget_bias)
     _check_projected(weights, projection)
     i, f, g, o = _blocks(weights.bias, 4)
-    bias = np.concatenate([i, g, f - forget_bias, o]).astype(
-        np.asarray(weights.bias).dtype
-    )
+    forget = f - forget_bias  # the cell adds it back at run time
+    tf1_bias = np.concatenate([i, g, forget, o])
+    tf1_bias = tf1_bias.astype(np.asarray(weights.bias).dtype)
     stacked = np.concatenate(
         [np.asarray(weights.kernel), np.asarray(weights.recurrent_kernel)],
         axis=0,
@@ -1069,7 +1070,7 @@ def lstm_projected_to_tf1(
     )
     return {
         "kernel": kernel,
-        "bias": bias,
+        "bias": tf1_bias,
         "projection/kernel": np.asarray(projection).copy(),
     }
 
