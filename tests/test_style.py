@@ -19,7 +19,6 @@ WIDTH = 79
 # its revision lands.
 PENDING = {
     "tests/test_site.py",
-    "chapters/06_which_one_do_i_use.md",
 }
 
 
