@@ -22,7 +22,6 @@ PENDING = {
     "tests/test_convert.py",
     "code/booktools/assignments.py",
     "tests/test_assignments.py",
-    "tests/test_site.py",
     "chapters/02_tensorflow1_dynamic_rnn.md",
     "chapters/03_keras_return_sequences_and_state.md",
     "chapters/05_one_set_of_weights_three_frameworks.md",
