@@ -377,6 +377,14 @@ AXE = ROOT / "node_modules" / "axe-core" / "axe.min.js"
 DESKTOP = {"width": 1280, "height": 900}
 PHONE = {"width": 390, "height": 844}
 MODES = ("light", "dark")
+# axe-core's rules run in each mode: all of them in light mode; in dark mode
+# the ones whose result depends on colour. Switching modes changes only the
+# theme's colour variables, not the page's structure, so the structural
+# rules would repeat the light run's verdicts (at twice the cost: axe-core
+# takes most of this module's time).
+AXE_RULES = {"light": None, "dark": ["color-contrast", "link-in-text-block"]}
+# Screenshots show the first screen; RNNBOOK_SCREENSHOTS=full saves whole
+# pages (about 40 s more on 2 cores).
 SCREENSHOTS_FULL = os.environ.get("RNNBOOK_SCREENSHOTS") == "full"
 
 # axe-core findings that only the theme can fix, excluded one rule on one
@@ -545,10 +553,10 @@ _PHONE = """async () => {
 }"""
 
 
-def _shot(page, name, suffix, full):
+def _shot(page, name, suffix):
     page.screenshot(
         path=str(SCREENSHOTS / f"{Path(name).name}{suffix}.png"),
-        full_page=full or SCREENSHOTS_FULL,
+        full_page=SCREENSHOTS_FULL,
     )
 
 
@@ -561,13 +569,13 @@ def visits(site, browser):
     """Open every page of the toc once and look at it as issue 19 asks.
 
     At 1280 px in light mode: console errors, images, figures, outputs,
-    links, math, axe-core; a full-page screenshot. Then dark mode: axe-core
-    again and a screenshot. Then the code boxes, each folded cell unfolded
-    and every tab shown. Then 390 px (a phone): sideways scrolling, tables,
-    screenshots in both modes. Screenshots go to _build/screenshots/
-    (`NAME.png`, `NAME-dark.png`, `NAME-390.png`, `NAME-390-dark.png`; all
-    but the first show the first screen only, unless
-    RNNBOOK_SCREENSHOTS=full), with every axe-core finding in `axe.json`.
+    links, math, axe-core; a screenshot. Then dark mode: axe-core's colour
+    rules (AXE_RULES) and a screenshot. Then the code boxes, each folded
+    cell unfolded and every tab shown. Then 390 px (a phone): sideways
+    scrolling, tables, screenshots in both modes. Screenshots go to
+    _build/screenshots/ (`NAME.png`, `NAME-dark.png`, `NAME-390.png`,
+    `NAME-390-dark.png`; the first screen, or the whole page with
+    RNNBOOK_SCREENSHOTS=full), every axe-core finding to `axe.json`.
 
     Requests to other hosts are answered with an empty 200, so the test
     runs without a network; they are recorded in ``external``.
@@ -614,25 +622,15 @@ def visits(site, browser):
         record["axe"] = {}
         for mode in MODES:
             record[f"background-{mode}"] = page.evaluate(_MODE, mode)
-            record["axe"][mode] = _run_axe(page)
-            _shot(
-                page,
-                page_name,
-                "" if mode == "light" else "-dark",
-                full=mode == "light",
-            )
+            record["axe"][mode] = _run_axe(page, AXE_RULES[mode])
+            _shot(page, page_name, "" if mode == "light" else "-dark")
         page.evaluate(_MODE, "light")
         record["codeBoxes"] = page.evaluate(_CODE_BOXES)
         page.set_viewport_size(PHONE)
         record["phone"] = page.evaluate(_PHONE)
         for mode in MODES:
             page.evaluate(_MODE, mode)
-            _shot(
-                page,
-                page_name,
-                "-390" if mode == "light" else "-390-dark",
-                full=False,
-            )
+            _shot(page, page_name, "-390" if mode == "light" else "-390-dark")
         record.update(
             status=response.status if response else None,
             errors=errors,
@@ -1078,10 +1076,13 @@ def test_print_shows_every_tab_under_its_label_and_no_folded_source(
 
 
 def _pins() -> dict[str, str]:
+    """The `name==version` pins of requirements.txt, by lower-case name
+    with `-` for `_`."""
     pins = {}
-    for line in _requirement_lines(ROOT / "requirements.txt"):
-        name, _, version = line.partition("==")
-        pins[name.strip().lower().replace("_", "-")] = version.strip()
+    for line in (ROOT / "requirements.txt").read_text().splitlines():
+        name, _, version = line.split("#", 1)[0].partition("==")
+        if version.strip():
+            pins[name.strip().lower().replace("_", "-")] = version.strip()
     return pins
 
 
