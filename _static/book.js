@@ -7,6 +7,9 @@
 // a visible hint above it ("scroll sideways") and the class
 // `scrolls-sideways` (a right edge that fades once the end is reached);
 // both follow the window's width. tests/test_site.py checks them at 390 px.
+//
+// Print: paper is white, so a page printed in dark mode is printed in the
+// light colours, and the reader's mode comes back afterwards.
 (function () {
   "use strict";
   const HINT = "Wide table: scroll sideways for more columns \u2192";
@@ -49,6 +52,16 @@
         box.addEventListener("scroll", () => update(box), { passive: true })
       );
     window.addEventListener("resize", updateAll);
+    let modeOnScreen = null;
+    window.addEventListener("beforeprint", () => {
+      modeOnScreen = document.documentElement.dataset.theme;
+      document.documentElement.dataset.theme = "light";
+    });
+    window.addEventListener("afterprint", () => {
+      if (modeOnScreen) {
+        document.documentElement.dataset.theme = modeOnScreen;
+      }
+    });
     // Tabs and dropdowns reveal tables that had no width while hidden.
     document.addEventListener("click", () => requestAnimationFrame(updateAll));
   }

@@ -383,6 +383,12 @@ MODES = ("light", "dark")
 # rules would repeat the light run's verdicts (at twice the cost: axe-core
 # takes most of this module's time).
 AXE_RULES = {"light": None, "dark": ["color-contrast", "link-in-text-block"]}
+# The colours of highlighted code (one Pygments style sheet for every code
+# box of the book, three quarters of a chapter's elements) are checked for
+# contrast on one page with code, in both modes; on the other pages
+# color-contrast skips the tokens inside <pre> (their text, inline code and
+# everything else is checked). This halves the colour checks' time.
+TOKENS_PAGE = CHAPTERS[0]
 # Screenshots show the first screen; RNNBOOK_SCREENSHOTS=full saves whole
 # pages (about 40 s more on 2 cores).
 SCREENSHOTS_FULL = os.environ.get("RNNBOOK_SCREENSHOTS") == "full"
@@ -446,9 +452,14 @@ _INSPECT = """async () => {
 }"""
 
 # Run axe-core in the page; keep the violations the exclusions do not cover.
-_AXE = """async ([exclusions, rules]) => {
+_AXE = """async ([exclusions, rules, tokens]) => {
   const options = {resultTypes: ['violations'], elementRef: true};
   if (rules) { options.runOnly = {type: 'rule', values: rules}; }
+  axe.reset();
+  if (!tokens) {
+    axe.configure({rules: [{id: 'color-contrast',
+                            selector: '*:not(pre span)'}]});
+  }
   const result = await axe.run(document, options);
   const found = [], excluded = {};
   for (const v of result.violations) {
@@ -560,8 +571,8 @@ def _shot(page, name, suffix):
     )
 
 
-def _run_axe(page, rules=None):
-    return page.evaluate(_AXE, [AXE_EXCLUSIONS, rules])
+def _run_axe(page, rules=None, tokens=True):
+    return page.evaluate(_AXE, [AXE_EXCLUSIONS, rules, tokens])
 
 
 @pytest.fixture(scope="module")
@@ -622,7 +633,9 @@ def visits(site, browser):
         record["axe"] = {}
         for mode in MODES:
             record[f"background-{mode}"] = page.evaluate(_MODE, mode)
-            record["axe"][mode] = _run_axe(page, AXE_RULES[mode])
+            record["axe"][mode] = _run_axe(
+                page, AXE_RULES[mode], tokens=page_name == TOKENS_PAGE
+            )
             _shot(page, page_name, "" if mode == "light" else "-dark")
         page.evaluate(_MODE, "light")
         record["codeBoxes"] = page.evaluate(_CODE_BOXES)
@@ -833,6 +846,12 @@ def test_no_critical_or_serious_accessibility_violation(
     assert not serious, f"{page_name}.html:\n" + "\n".join(serious)
 
 
+def test_code_colours_are_checked_on_a_page_full_of_code(visits):
+    """TOKENS_PAGE, where color-contrast also checks the highlighted code,
+    has code boxes (the page's axe-core runs are checked above)."""
+    assert len(visits[TOKENS_PAGE]["codeBoxes"]) >= 5
+
+
 def test_the_axe_exclusions_are_counted_not_hidden(browser):
     """An excluded finding disappears from the violations and is counted;
     the same finding on another element is still reported."""
@@ -849,7 +868,9 @@ def test_the_axe_exclusions_are_counted_not_hidden(browser):
     exclusions = [
         {"rule": "label-content-name-mismatch", "selector": "#one", "why": ""}
     ]
-    result = page.evaluate(_AXE, [exclusions, ["label-content-name-mismatch"]])
+    result = page.evaluate(
+        _AXE, [exclusions, ["label-content-name-mismatch"], True]
+    )
     page.close()
     assert result["excluded"] == {"label-content-name-mismatch on #one": 1}
     assert [f["target"] for f in result["found"]] == ["#two"]
@@ -1127,3 +1148,24 @@ def test_the_licenses_are_in_the_repository():
     readme = (ROOT / "README.md").read_text()
     assert "LICENSE" in readme and "LICENSE-TEXT" in readme
     assert (ROOT / "CHANGELOG.md").exists()
+
+
+def test_a_page_printed_in_dark_mode_prints_light(page, site):
+    """Paper is white: _static/book.js prints in the light colours and
+    puts the reader's mode back afterwards."""
+    page.goto(f"{site}/intro.html", wait_until="load")
+    page.evaluate(_MODE, "dark")
+    assert (
+        page.evaluate(
+            "() => { window.dispatchEvent(new Event('beforeprint'));"
+            " return document.documentElement.dataset.theme; }"
+        )
+        == "light"
+    )
+    assert (
+        page.evaluate(
+            "() => { window.dispatchEvent(new Event('afterprint'));"
+            " return document.documentElement.dataset.theme; }"
+        )
+        == "dark"
+    )

@@ -49,9 +49,18 @@ MARGINS = {"top": "18mm", "bottom": "18mm", "left": "16mm", "right": "16mm"}
 
 # Run in a page before it is printed: load every image now (the site loads
 # them lazily), wait for the fonts and for MathJax to finish typesetting.
+# Links to the site's own pages would point at the local server in the PDF:
+# they become plain text (links within the page and to the web stay).
 _READY = """async () => {
   document.documentElement.dataset.theme = 'light';
   document.documentElement.dataset.mode = 'light';
+  for (const a of document.querySelectorAll('a[href]')) {
+    const url = new URL(a.href, location.href);
+    const samePage = url.pathname === location.pathname && url.hash;
+    if (url.origin === location.origin && !samePage) {
+      a.removeAttribute('href');
+    }
+  }
   const images = Array.from(document.querySelectorAll('img'));
   for (const img of images) { img.loading = 'eager'; }
   await Promise.all(images.map(img => img.decode().catch(() => null)));
