@@ -10,19 +10,23 @@ BUILD  := _build
 # No TensorFlow C++ log lines (not even "failed call to cuInit" on a machine without a GPU)
 # while chapters execute; the chapters set the same default themselves.
 export TF_CPP_MIN_LOG_LEVEL := 3
+# The book's kernels use the IPython profile in code/booktools/ipython (see its config file):
+# what TensorFlow's C++ side prints at start-up stays out of the chapters' outputs.
+export IPYTHONDIR := $(CURDIR)/code/booktools/ipython
 
 # The book's machinery (code/booktools) is not installed: it runs from the checkout.
 TOOLS  := PYTHONPATH=$(CURDIR)/code $(PY)
 
-.PHONY: book test bench mutants assignments format setup sync clean help pdf
+.PHONY: book test bench mutants assignments notebooks format setup sync clean help pdf
 .DEFAULT_GOAL := help
 
 help:
 	@echo "make book   build the HTML site (executes every chapter) into $(BUILD)/html"
-	@echo "make test   unit tests, pairing and toc checks, every chapter under nbval, and the strict build"
+	@echo "make test   unit tests, pairing and toc checks, every chapter's reader notebook run, and the strict build"
 	@echo "make bench  time and peak memory of every chapter against its imports-only floor; fails over budget"
 	@echo "make mutants  run the mutation catalog (tests/mutants/): every mutant must fail its chapter"
 	@echo "make assignments  student notebooks (answers replaced by stubs, checks kept) into $(BUILD)/assignments"
+	@echo "make notebooks  the reader notebooks again from the last build (make book writes them) into $(BUILD)/html/notebooks"
 	@echo "make format reformat the chapters' code, code/ and tests/ to 79 characters (ruff)"
 	@echo "make sync   re-pair chapters/*.md with chapters/*.ipynb after editing (jupytext --sync)"
 	@echo "make pdf    the whole book as one PDF, printed from the site by Chromium, into $(BUILD)/pdf"
@@ -41,17 +45,24 @@ $(READY): requirements.txt pyproject.toml
 book: $(READY)
 	$(VENV)/bin/jupyter-book build . --warningiserror --nitpick --keep-going
 	@echo "The site is at $(CURDIR)/$(BUILD)/html/index.html"
+	@echo "The reader notebooks (Colab, download) are in $(CURDIR)/$(BUILD)/html/notebooks"
 
 test: $(READY)
-	$(PY) -m pytest -n 2 --dist loadscope --nbval-lax tests $$($(PY) tests/toc.py --notebooks)
+	$(PY) -m pytest -n 2 --dist loadscope tests
 
 bench: $(READY)
 	$(TOOLS) -m booktools.bench --root . --out $(BUILD)/bench
 
-# Rewritten from scratch each time, so a chapter removed from _toc.yml leaves no stale notebook.
+# Both quote the values and numbers of the last build (make book), and are rewritten from scratch
+# each time, so a chapter removed from _toc.yml leaves no stale notebook. The build itself writes
+# the reader notebooks at its end (booktools/notebooks.py is a Sphinx extension in _config.yml).
 assignments: $(READY)
 	rm -rf $(BUILD)/assignments
 	$(TOOLS) -m booktools.assignments $(BUILD)/assignments
+
+notebooks: $(READY)
+	rm -rf $(BUILD)/html/notebooks
+	$(TOOLS) -m booktools.notebooks --root . --build $(BUILD)
 
 # Each mutant runs its chapter only up to the cell that must fail (see code/booktools/mutants.py).
 mutants: $(READY)

@@ -1,19 +1,25 @@
-"""The student notebooks (``python -m booktools.assignments``) and the proof that the checks grade.
+"""The student notebooks (``python -m booktools.assignments``) and the proof
+that the checks grade.
 
 Three parts:
 
-(a) unit tests of the transformation on small synthetic chapters, and of the grader;
-(b) for every chapter in _toc.yml: the student notebook holds no solution text and has at least
-    three exercises, each with a check cell (cheap: no kernel);
-(c) the both-ways proof: every chapter's STUDENT notebook is executed and every check cell must
-    raise (a check that passes on the stub grades nothing). The other half, every check passing on
-    the reference answers, is the nbval run of the chapter itself in `make test`.
+(a) unit tests of the transformation on small synthetic chapters, and of
+    the grader;
+(b) for every chapter in _toc.yml: the student notebook holds no solution
+    text and has at least three exercises, each with a check cell (cheap:
+    no kernel);
+(c) the both-ways proof: every chapter's STUDENT notebook is executed and
+    every check cell must raise (a check that passes on the stub grades
+    nothing). The other half, every check passing on the reference
+    answers, is the run of the chapter's reader notebook, which holds the
+    answers (tests/test_notebooks.py).
 
-Layout for pytest-xdist: `make test` uses `--dist loadscope`, which sends all module-level tests
-of this file to one worker but each test class to a worker of its own. Part (c) is therefore one
-class per chapter (made below from the toc), so the executions, each as long as the chapter,
-spread over both workers beside the nbval runs; the notebook is executed once per class (a
-class-scoped fixture) and read by both of its tests.
+Layout for pytest-xdist: `make test` uses `--dist loadscope`, which sends
+all module-level tests of this file to one worker but each test class to a
+worker of its own. Part (c) is therefore one class per chapter (made below
+from the toc), so the executions, each as long as the chapter, spread over
+both workers beside the reader-notebook runs; the notebook is executed once
+per class (a class-scoped fixture) and read by both of its tests.
 """
 
 from __future__ import annotations
@@ -27,13 +33,16 @@ import nbformat
 import pytest
 
 from booktools import assignments as A
+from booktools.commonmark import SITE_INDEX, SiteIndex
+from reader_kernel import ReaderKernel
 from toc import ROOT
 
 CHAPTERS = A.toc_chapters(ROOT)
 
 
 def chapter(text: str) -> nbformat.NotebookNode:
-    """A synthetic chapter from MyST Markdown (read as jupytext reads the book's chapters)."""
+    """A synthetic chapter from MyST Markdown (read as jupytext reads the
+    book's chapters)."""
     return jupytext.reads(textwrap.dedent(text), fmt="md:myst")
 
 
@@ -86,7 +95,7 @@ Text after the exercise stays.
 """
 
 
-# ----------------------------------------------------------------------------------------------
+# --------------------------------------------------------------------------
 # (a) The transformation on synthetic chapters
 
 
@@ -100,7 +109,8 @@ def test_markers_inside_a_def_keep_the_def_and_stub_the_body():
     assert solution.source == (
         "def last(outputs, lengths):\n"
         '    """Docstring that stays."""\n'
-        '    raise NotImplementedError("Exercise ex-99-last: write your answer here")'
+        "    raise NotImplementedError("
+        '"Exercise ex-99-last: write your answer here")'
     )
     check = student.cells[exercises[0].check_cells[0]]
     assert check.source.startswith("# Check for exercise ex-99-last")
@@ -205,7 +215,7 @@ def test_top_level_markers_and_indentation():
     ```
     """
     student, (exercise,) = A.student_notebook(chapter(text), "synthetic.md")
-    stub = 'raise NotImplementedError("Exercise ex-99-top: write your answer here")'
+    stub = A.STUB.format(label="ex-99-top")
     assert student.cells[exercise.solution_cells[0]].source.splitlines() == [
         "setup = 1",
         stub,
@@ -345,11 +355,13 @@ Write f.
             "without a '### BEGIN SOLUTION'",
         ),
         (
-            "### BEGIN SOLUTION\n### BEGIN SOLUTION\nx = 1\n### END SOLUTION\n### END SOLUTION",
+            "### BEGIN SOLUTION\n### BEGIN SOLUTION\nx = 1\n"
+            "### END SOLUTION\n### END SOLUTION",
             "nested",
         ),
         (
-            "def f():\n    ## BEGIN SOLUTION\n    return 1\n    ## END SOLUTION",
+            "def f():\n    ## BEGIN SOLUTION\n    return 1\n"
+            "    ## END SOLUTION",
             "looks like a solution marker",
         ),
         ("def f():\n    return 1", "has no '### BEGIN SOLUTION'"),
@@ -379,17 +391,20 @@ def test_a_solution_must_be_followed_by_a_check():
 def test_an_exercise_needs_a_label_and_a_solution():
     _broken(":::{exercise} No label\n\nText.\n:::\n", "no :label:")
     _broken(
-        ":::{exercise} Alone\n:label: ex-99-alone\n\nText.\n:::\n\nMore text.\n",
+        ":::{exercise} Alone\n:label: ex-99-alone\n\nText.\n:::\n\n"
+        "More text.\n",
         "ex-99-alone",
         "has no solution",
     )
     _broken(
-        ":::{exercise} Prose\n:label: ex-99-prose\n:::\n\n:::{solution} ex-99-prose\nThe answer.\n:::\n",
+        ":::{exercise} Prose\n:label: ex-99-prose\n:::\n\n"
+        ":::{solution} ex-99-prose\nThe answer.\n:::\n",
         "ex-99-prose",
         "gated",
     )
     _broken(
-        ":::{exercise} Open\n:label: ex-99-open\n:::\n\n:::{solution-start} ex-99-open\n:::\n\n```{code-cell} "
+        ":::{exercise} Open\n:label: ex-99-open\n:::\n\n"
+        ":::{solution-start} ex-99-open\n:::\n\n```{code-cell} "
         "ipython3\n### BEGIN SOLUTION\nx = 1\n### END SOLUTION\n```\n",
         "ex-99-open",
         "never closed",
@@ -398,7 +413,8 @@ def test_an_exercise_needs_a_label_and_a_solution():
 
 def test_markers_and_checks_outside_an_exercise_are_errors():
     _broken(
-        "```{code-cell} ipython3\n### BEGIN SOLUTION\nx = 1\n### END SOLUTION\n```\n",
+        "```{code-cell} ipython3\n### BEGIN SOLUTION\nx = 1\n"
+        "### END SOLUTION\n```\n",
         "outside",
     )
     _broken(
@@ -407,29 +423,60 @@ def test_markers_and_checks_outside_an_exercise_are_errors():
     )
 
 
+def synthetic_book(root, labels):
+    """A book folder with a _config.yml and a finished build's site index
+    (the exercises numbered), as `make assignments` needs."""
+    (root / "_config.yml").write_text(
+        "repository:\n  url: https://github.com/org/repo\n"
+    )
+    site = SiteIndex(
+        base_url="https://org.github.io/repo/",
+        numbers={label: ("exercise", str(n)) for n, label in labels},
+        numfig_format={"exercise": "Exercise %s"},
+    )
+    (root / "_build").mkdir()
+    (root / "_build" / SITE_INDEX).write_text(site.to_json())
+
+
 def test_no_solution_text_is_left(tmp_path):
-    """Every distinctive answer string of a synthetic book is absent from the written notebook file."""
+    """Every distinctive answer string of a synthetic book is absent from
+    the written notebook file, and its text is CommonMark."""
     (tmp_path / "chapters").mkdir()
     (tmp_path / "_toc.yml").write_text(
-        "format: jb-book\nroot: intro\nparts:\n  - caption: C\n    chapters:\n"
+        "format: jb-book\nroot: intro\nparts:\n  - caption: C\n"
+        "    chapters:\n"
         "      - file: chapters/01_a\n      - file: chapters/02_b.md\n"
     )
     (tmp_path / "chapters" / "01_a.md").write_text(EXERCISE_IN_DEF)
     (tmp_path / "chapters" / "02_b.md").write_text(
         EXERCISE_IN_DEF.replace("ex-99-last", "ex-98-last")
     )
+    synthetic_book(tmp_path, [(4, "ex-99-last"), (5, "ex-98-last")])
     written = A.write_assignments(tmp_path, tmp_path / "out")
     assert [p.name for p in written] == ["01_a.ipynb", "02_b.ipynb"]
     first = written[0].read_bytes()
     for secret in ("picked", "zebra-unicorn", "BEGIN SOLUTION", "dropdown"):
         assert secret not in first.decode()
+    student = nbformat.reads(first.decode(), as_version=4)
     assert (
-        A.write_assignments(tmp_path, tmp_path / "out")[0].read_bytes()
-        == first
-    )  # stable output
+        "## Exercise 4 (Last valid)\n\nWrite `last(outputs, lengths)`."
+        in sources(student)
+    )
+    assert ":::" not in sources(student) and ":label:" not in first.decode()
+    again = A.write_assignments(tmp_path, tmp_path / "out")[0]
+    assert again.read_bytes() == first  # stable output
     # and the command line does the same
     assert A.main([str(tmp_path / "cli"), "--root", str(tmp_path)]) == 0
     assert (tmp_path / "cli" / "01_a.ipynb").read_bytes() == first
+
+
+def test_the_command_needs_a_build(tmp_path, capsys):
+    (tmp_path / "_toc.yml").write_text("format: jb-book\nroot: intro\n")
+    (tmp_path / "_config.yml").write_text(
+        "repository:\n  url: https://github.com/org/repo\n"
+    )
+    assert A.main([str(tmp_path / "out"), "--root", str(tmp_path)]) == 1
+    assert "build the book first (`make book`)" in capsys.readouterr().err
 
 
 def test_a_broken_chapter_stops_the_command_with_its_name(tmp_path, capsys):
@@ -440,17 +487,19 @@ def test_a_broken_chapter_stops_the_command_with_its_name(tmp_path, capsys):
     (tmp_path / "chapters" / "01_a.md").write_text(
         EXERCISE_IN_DEF.replace("### END SOLUTION", "")
     )
+    synthetic_book(tmp_path, [(1, "ex-99-last")])
     assert A.main([str(tmp_path / "out"), "--root", str(tmp_path)]) == 1
     assert "chapters/01_a.md, exercise ex-99-last" in capsys.readouterr().err
     assert not (tmp_path / "out").exists()
 
 
-# ----------------------------------------------------------------------------------------------
+# --------------------------------------------------------------------------
 # (a) The grader
 
 
 def _graded_notebook(tmp_path, answer, check_edit=None):
-    """A student notebook of two exercises, answered with ``answer``, written to tmp_path."""
+    """A student notebook of two exercises, answered with ``answer``,
+    written to tmp_path."""
     text = EXERCISE_IN_DEF + textwrap.dedent("""
     :::{exercise} Forty-two
     :label: ex-99-answer
@@ -491,8 +540,9 @@ def _graded_notebook(tmp_path, answer, check_edit=None):
 
 
 def test_grade_runs_the_notebook_and_scores_it(tmp_path, capsys):
-    """Exercise 1 left as the stub, exercise 2 answered wrongly but its check edited to pass:
-    with the released checks restored, both fail; a right answer passes."""
+    """Exercise 1 left as the stub, exercise 2 answered wrongly but its
+    check edited to pass: with the released checks restored, both fail; a
+    right answer passes."""
     release, path = _graded_notebook(
         tmp_path, "answer = 41", check_edit="pass  # check-ex-99-answer"
     )
@@ -503,7 +553,8 @@ def test_grade_runs_the_notebook_and_scores_it(tmp_path, capsys):
     ), out
     assert re.search(r"ex-99-answer\s+FAIL  \(AssertionError", out), out
     assert "score: 0/2" in out
-    # without --release the edited check is what runs (so instructors should pass --release)
+    # without --release the edited check is what runs (so instructors
+    # should pass --release)
     right_release, right = _graded_notebook(tmp_path, "answer = 6 * 7")
     results = A.grade(right, release=right_release)
     assert [(check_id, error is None) for check_id, _, error in results] == [
@@ -546,8 +597,9 @@ def test_grade_reads_stored_outputs_without_running(tmp_path):
     )
 
 
-# ----------------------------------------------------------------------------------------------
-# (b) Every chapter in the toc: no solution text, at least three exercises with checks
+# --------------------------------------------------------------------------
+# (b) Every chapter in the toc: no solution text, at least three
+# exercises with checks
 
 
 def _student(md):
@@ -566,8 +618,9 @@ _FENCE = re.compile(r"^(:{3,}|`{3,})")
 
 
 def _hidden_and_public_lines(md_text):
-    """Read the .md directly (not through the tool): the lines a student must not see (the code
-    between the markers, the prose between {solution-start} and {solution-end}), and the rest."""
+    """Read the .md directly (not through the tool): the lines a student
+    must not see (the code between the markers, the prose between
+    {solution-start} and {solution-end}), and the rest."""
     hidden, public = [], []
     in_solution = in_code = in_block = False
     for line in md_text.splitlines():
@@ -611,13 +664,15 @@ def test_student_notebook_has_no_solution_text(md):
         for cell in student.cells
         for line in cell.source.splitlines()
     }
-    # A line the book also prints outside any solution (`lengths = np.asarray(lengths)`, say) gives
+    # A line the book also prints outside any solution
+    # (`lengths = np.asarray(lengths)`, say) gives
     # nothing away; every other line of an answer must be gone.
     leaks = sorted(
         {s for s in hidden if s in student_lines and s not in public}
     )
     assert not leaks, (
-        f"{md.name}: the student notebook still contains solution text: {leaks}"
+        f"{md.name}: the student notebook still contains solution text: "
+        f"{leaks}"
     )
     text = json.dumps(student)
     assert "BEGIN SOLUTION" not in text and "END SOLUTION" not in text, (
@@ -649,7 +704,8 @@ def test_every_exercise_has_a_check(md):
         f"{md.name}: the exercises found differ from the labels in the .md"
     )
     assert len(exercises) >= 3, (
-        f"{md.name} has {len(exercises)} exercise(s) ({labels}); the book asks for at least 3"
+        f"{md.name} has {len(exercises)} exercise(s) ({labels}); the book "
+        "asks for at least 3"
     )
     for exercise in exercises:
         assert exercise.check_cells, (
@@ -661,8 +717,9 @@ def test_every_exercise_has_a_check(md):
         )
 
 
-# ----------------------------------------------------------------------------------------------
-# (c) Every chapter's student notebook, executed: every check must fail on the stubs
+# --------------------------------------------------------------------------
+# (c) Every chapter's student notebook, executed: every check must fail on
+# the stubs
 
 
 def checks_passing_on_stubs(executed, exercises):
@@ -676,7 +733,8 @@ def checks_passing_on_stubs(executed, exercises):
 
 
 def other_cells_failing(executed, exercises):
-    """The code cells outside the exercises (not a solution, not a check) that raised."""
+    """The code cells outside the exercises (not a solution, not a check)
+    that raised."""
     exercise_cells = {
         i for e in exercises for i in e.solution_cells + e.check_cells
     }
@@ -690,8 +748,9 @@ def other_cells_failing(executed, exercises):
 
 
 def test_the_proof_catches_a_vacuous_check_and_a_cell_that_needs_an_answer():
-    """Part (c) on a synthetic chapter: a check satisfied by a stale value, and a later cell that
-    uses an answer, are both found; the honest exercise is not."""
+    """Part (c) on a synthetic chapter: a check satisfied by a stale value,
+    and a later cell that uses an answer, are both found; the honest
+    exercise is not."""
     vacuous = textwrap.dedent("""
     ```{code-cell} ipython3
     total = 6
@@ -738,11 +797,21 @@ def test_the_proof_catches_a_vacuous_check_and_a_cell_that_needs_an_answer():
     ), failing
 
 
+@pytest.fixture(scope="session")
+def student_kernel(tmp_path_factory):
+    """A kernel as a student's Jupyter has it: the book's package and its
+    libraries, none of the book build's packages (once per worker)."""
+    kernel = ReaderKernel(tmp_path_factory.mktemp("student-kernel"))
+    kernel.install_book_package()
+    return kernel
+
+
 @pytest.fixture(scope="class")
-def run(request):
-    """The student notebook of the class's chapter, executed once (cwd chapters/, as in the book)."""
+def run(request, student_kernel):
+    """The student notebook of the class's chapter, executed once, errors
+    allowed (the stubs raise), in the student kernel."""
     student, exercises = _student(request.cls.chapter)
-    executed = A.execute(student, cwd=ROOT / "chapters", timeout=120)
+    executed = student_kernel.run(student, timeout=120, allow_errors=True)
     return executed, exercises
 
 
@@ -755,15 +824,18 @@ def _student_run_class(md):
         def test_every_check_fails_on_the_stubs(self, run):
             passing = checks_passing_on_stubs(*run)
             assert not passing, (
-                f"{name}: the check of exercise(s) {passing} passes in the student notebook, where the answer "
-                "is `raise NotImplementedError`, so it grades nothing: make it test the answer (for a "
-                "top-level answer, use a name not defined earlier in the chapter)"
+                f"{name}: the check of exercise(s) {passing} passes in the "
+                "student notebook, where the answer is `raise "
+                "NotImplementedError`, so it grades nothing: make it test "
+                "the answer (for a top-level answer, use a name not defined "
+                "earlier in the chapter)"
             )
 
         def test_the_rest_of_the_chapter_runs_without_the_answers(self, run):
             failing = other_cells_failing(*run)
             assert not failing, (
-                f"{name}: in the student notebook, {failing} raise(s): a cell outside the exercises must "
+                f"{name}: in the student notebook, {failing} raise(s): a "
+                "cell outside the exercises must "
                 "not need an exercise's answer"
             )
 

@@ -240,40 +240,6 @@ def test_framework_tabs_are_on_the_cross_framework_pages(build, page):
     )
 
 
-def _requirement_lines(path: Path) -> list[str]:
-    lines = [
-        line.split("#", 1)[0].strip() for line in path.read_text().splitlines()
-    ]
-    return [line for line in lines if line]
-
-
-def test_binder_uses_the_root_pins():
-    """binder/requirements.txt adds only the CPU index and points at the one
-    list of pins."""
-    lines = _requirement_lines(ROOT / "binder" / "requirements.txt")
-    assert "-r ../requirements.txt" in lines, (
-        "binder/requirements.txt must include ../requirements.txt"
-    )
-    assert "--extra-index-url https://download.pytorch.org/whl/cpu" in lines, (
-        "binder/requirements.txt must take PyTorch from its CPU-only index "
-        "(Binder has no GPU, 2 GB)"
-    )
-    own = [
-        line
-        for line in lines
-        if not line.startswith(("-r ", "--extra-index-url "))
-    ]
-    assert not own, (
-        f"binder/requirements.txt pins {own} itself: pin them in "
-        "requirements.txt only"
-    )
-    root = _requirement_lines(ROOT / "requirements.txt")
-    assert any(line.startswith("jupytext==") for line in root), (
-        "jupytext opens the .md chapters on Binder"
-    )
-    assert any(line.startswith("torch==") for line in root)
-
-
 def test_binder_runtime_and_post_build():
     assert (
         ROOT / "binder" / "runtime.txt"
@@ -738,18 +704,29 @@ def test_launch_buttons_open_the_chapter_notebook(visits, site, page_name):
         for link in links
         if link.startswith(CONFIG["launch_buttons"]["binderhub_url"])
     ]
-    assert colab == [
-        "https://colab.research.google.com/github/"
-        f"{org_repo}/blob/{branch}/{page_name}.ipynb"
+    stem = Path(page_name).name
+    assert colab == [  # the reader notebook, from the published site
+        f"https://colab.research.google.com/github/{org_repo}/blob/gh-pages/"
+        f"notebooks/{stem}.ipynb"
     ], colab
     assert len(binder) == 1 and binder[0].startswith(
         f"https://mybinder.org/v2/gh/{org_repo}/{branch}"
     ), binder
     assert binder[0].endswith(f"urlpath=lab/tree/{page_name}.ipynb"), binder
-    downloads = [link for link in links if "/_sources/" in link]
+    downloads = [
+        link
+        for link in links
+        if link.startswith(site)
+        and (
+            "/_sources/" in link or link.endswith(f"/notebooks/{stem}.ipynb")
+        )
+    ]
     assert {Path(link).suffix for link in downloads} >= {".md", ".ipynb"}, (
         downloads
     )
+    assert not [
+        d for d in downloads if d.endswith(".ipynb") and "/_sources/" in d
+    ], "the download button offers the reader notebook"
     for link in downloads:  # the download button's files exist on the site
         with urllib.request.urlopen(link) as answer:
             assert answer.status == 200 and answer.read(1), link

@@ -9,5 +9,19 @@ installs the book's package (``rnnbook``) to run a chapter does not get it.
 * :mod:`booktools.mutants` -- the mutation catalog runner (``make mutants``).
 
 The Makefile puts ``code/`` on ``PYTHONPATH`` to run these; the tests do the
-same in ``tests/conftest.py``.
+same in ``tests/conftest.py``. The book's kernels run with the IPython profile
+in ``code/booktools/ipython`` (:func:`kernel_environment`).
 """
+
+import os
+from pathlib import Path
+
+PROFILE = Path(__file__).resolve().parent / "ipython"
+
+
+def kernel_environment() -> None:
+    """Give the kernels this process starts the book's settings, unless the
+    caller chose others: the IPython profile that keeps C-level start-up
+    output out of notebooks, and no TensorFlow C++ log lines."""
+    os.environ.setdefault("IPYTHONDIR", str(PROFILE))
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")

@@ -36,6 +36,7 @@ import nbformat
 import psutil
 from nbclient import NotebookClient
 
+from . import kernel_environment
 from .toc import toc_chapters
 
 PEAK_MB_BUDGET = 1500.0
@@ -290,7 +291,7 @@ def main(argv=None) -> int:
     )
     args = parser.parse_args(argv)
     out = args.out or args.root / "_build" / "bench"
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    kernel_environment()
     print(_format_row({c: c for c in _COLUMNS}))
     rows = bench(args.root, args.chapter)
     write_reports(rows, out)

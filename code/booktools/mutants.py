@@ -42,6 +42,7 @@ from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from . import kernel_environment
 from .toc import toc_chapters
 
 CATALOG = Path("tests") / "mutants"
@@ -365,6 +366,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", default=Path("_build") / "mutants", type=Path)
     args = parser.parse_args(argv)
 
+    kernel_environment()
     root = args.root.resolve()
     mutants = load_catalog(args.catalog or root / CATALOG)
     problems = check_catalog(root, mutants)

@@ -1,12 +1,14 @@
 """rnnbook: the small library behind the book *Outputs versus states*.
 
 * :mod:`rnnbook.reference` — a NumPy forward pass for the Elman RNN, LSTM
-  and GRU
-  that returns both the per-step outputs and the final state of a padded batch;
+  and GRU that returns both the per-step outputs and the final state of a
+  padded batch;
 * :mod:`rnnbook.padding` — masks from lengths and the last valid step;
 * :mod:`rnnbook.plotting` — the heat map of outputs beside the final state;
 * :mod:`rnnbook.convert` — LSTM and GRU weights between the reference
   layout, PyTorch, Keras and TF1;
+* :mod:`rnnbook.diagrams` — diagrams of the unrolled network, drawn from
+  returned values matched to the states;
 * :mod:`rnnbook.display` — ``glue``: computed values in the text, with or
   without the book build;
 * :mod:`rnnbook.checks` — the input checks behind the clear error messages.

@@ -2,39 +2,51 @@
 
 Everything goes through the book's reference layout (:class:`LSTMWeights`,
 :class:`GRUWeights`: Keras's column layout ``x_t @ kernel``, LSTM gates
-``i, f, g, o``, GRU gates ``z, r, n``). Converting framework A to framework B
-is ``b_from_reference(a_to_reference(...))``, for example
+``i, f, g, o``, GRU gates ``z, r, n``). Converting framework A to framework
+B is ``b_from_reference(a_to_reference(...))``, for example
 ``lstm_to_torch(lstm_from_keras(layer.get_weights()))``.
 
-The framework formats are plain NumPy arrays under the framework's own names:
+The framework formats are plain NumPy arrays under the framework's own
+names:
 
 * PyTorch ``nn.LSTM``/``nn.GRU`` (one layer, one direction): a dict with
   ``weight_ih_l0`` (G*H, D), ``weight_hh_l0`` (G*H, H), ``bias_ih_l0`` and
-  ``bias_hh_l0`` (G*H,), rows stacked ``i, f, g, o`` (LSTM) or ``r, z, n`` (GRU).
-  ``nn.GRU`` always applies the reset gate *after* the recurrent matmul.
+  ``bias_hh_l0`` (G*H,), rows stacked ``i, f, g, o`` (LSTM) or ``r, z, n``
+  (GRU). ``nn.GRU`` always applies the reset gate *after* the recurrent
+  matmul.
 * Keras ``LSTM``/``GRU``: the list ``layer.get_weights()`` returns,
-  ``[kernel (D, G*H), recurrent_kernel (H, G*H), bias]``; the LSTM bias is (4H,),
-  the GRU bias is (2, 3H) with ``reset_after=True`` (input row, recurrent row)
-  and (3H,) with ``reset_after=False``.
-* TF1 ``tf.compat.v1.nn.rnn_cell.LSTMCell``: a dict with ``kernel`` (D+H, 4H),
-  applied to ``concat([x_t, h_{t-1}])``, columns ``i, j, f, o`` (``j`` is the
-  candidate), and ``bias`` (4H,). The cell adds ``forget_bias`` (default 1.0) to
-  the forget gate *at run time*, so both TF1 functions require it.
-* TF1 ``GRUCell``: a dict with ``gates/kernel`` (D+H, 2H) (columns ``r, u``,
-  ``u`` being the update gate ``z``), ``gates/bias`` (2H,), ``candidate/kernel``
-  (D+H, H) and ``candidate/bias`` (H,). The reset gate multiplies ``h_{t-1}``
-  before the matmul (``reset_after=False``).
+  ``[kernel (D, G*H), recurrent_kernel (H, G*H), bias]``; the LSTM bias is
+  (4H,), the GRU bias is (2, 3H) with ``reset_after=True`` (input row,
+  recurrent row) and (3H,) with ``reset_after=False``.
+* TF1 ``tf.compat.v1.nn.rnn_cell.LSTMCell``: a dict with ``kernel``
+  (D+H, 4H), applied to ``concat([x_t, h_{t-1}])``, columns ``i, j, f, o``
+  (``j`` is the candidate), and ``bias`` (4H,). The cell adds
+  ``forget_bias`` (default 1.0) to the forget gate *at run time*, so both
+  TF1 functions require it.
+* TF1 ``GRUCell``: a dict with ``gates/kernel`` (D+H, 2H) (columns
+  ``r, u``, ``u`` being the update gate ``z``), ``gates/bias`` (2H,),
+  ``candidate/kernel`` (D+H, H) and ``candidate/bias`` (H,). The reset gate
+  multiplies ``h_{t-1}`` before the matmul (``reset_after=False``).
+
+Stacks of layers and both directions (``lstm_stack_*``) are lists with one
+entry per layer, each a tuple ``(forward,)`` or ``(forward, backward)`` of
+:class:`LSTMWeights`, in the framework's own names: PyTorch's ``_l1`` and
+``_l0_reverse`` suffixes, Keras's per-layer lists (six arrays for a
+``Bidirectional`` layer), TF1's ``MultiRNNCell`` and
+``bidirectional_dynamic_rnn`` variable names.
 
 Converting *to* the reference and back is exact (``assert_array_equal``),
 except for the TF1 LSTM with a non-zero ``forget_bias``: adding and then
-subtracting it is a float rounding away from exact. Where a format has fewer
-biases than the reference, the two reference biases are added (same function,
-not the same split). Bad inputs raise ``ValueError`` saying what was expected.
+subtracting it is a float rounding away from exact. Where a format has
+fewer biases than the reference, the two reference biases are added (same
+function, not the same split). Bad inputs raise ``ValueError`` saying what
+was expected.
 """
 
 from __future__ import annotations
 
 import numbers
+import re
 
 import numpy as np
 
@@ -47,6 +59,13 @@ __all__ = [
     "lstm_to_keras",
     "lstm_from_tf1",
     "lstm_to_tf1",
+    "lstm_stack_from_torch",
+    "lstm_stack_to_torch",
+    "lstm_stack_from_keras",
+    "lstm_stack_to_keras",
+    "lstm_stack_from_tf1",
+    "lstm_stack_to_tf1",
+    "gru_reset_before_to_after",
     "gru_from_torch",
     "gru_to_torch",
     "gru_from_keras",
@@ -58,15 +77,16 @@ __all__ = [
 _GATES = {4: "an LSTM (4 gates)", 3: "a GRU (3 gates)"}
 
 _NO_TORCH_RESET_BEFORE = (
-    "PyTorch's nn.GRU always applies the reset gate after the recurrent matmul, "
-    "n = tanh(W_in x + b_in + r * (W_hn h + b_hn)); a reset-before GRU "
-    "(reset_after=False: TF1 GRUCell, Keras GRU(reset_after=False)) computes "
-    "n = tanh(W_in x + b_in + (r * h) W_hn + b_hn), and no choice of nn.GRU weights "
-    "reproduces that in general"
+    "PyTorch's nn.GRU always applies the reset gate after the recurrent "
+    "matmul, n = tanh(W_in x + b_in + r * (W_hn h + b_hn)); a reset-before "
+    "GRU (reset_after=False: TF1 GRUCell, Keras GRU(reset_after=False)) "
+    "computes n = tanh(W_in x + b_in + (r * h) W_hn + b_hn), which nn.GRU "
+    "reproduces only when each column of U_n (recurrent_kernel[:, 2H:]) has "
+    "at most one non-zero entry: see gru_reset_before_to_after"
 )
 
 
-# --- checks -------------------------------------------------------------------------------------
+# --- checks ---------------------------------------------------------------
 
 
 def _array(name, value, ndim):
@@ -79,7 +99,8 @@ def _array(name, value, ndim):
 
 
 def _expect(name, value, shape, gates, what=""):
-    """Raise unless ``value.shape == shape``; name the gate count when that is what is off."""
+    """Raise unless ``value.shape == shape``; name the gate count when that
+    is what is off."""
     if value.shape == shape:
         return value
     hint = ""
@@ -91,7 +112,10 @@ def _expect(name, value, shape, gates, what=""):
             and got % units == 0
             and got // units in _GATES
         ):
-            hint = f" (axis {axis} holds {got // units} gates of H = {units}: that looks like {_GATES[got // units]})"
+            hint = (
+                f" (axis {axis} holds {got // units} gates of H = {units}: "
+                f"that looks like {_GATES[got // units]})"
+            )
             break
     raise ValueError(
         f"{name} must have shape {shape}{what}; got {value.shape}{hint}"
@@ -99,7 +123,8 @@ def _expect(name, value, shape, gates, what=""):
 
 
 def _units_from(name, recurrent, gates, rows_are_gates):
-    """H from a recurrent matrix of shape (H, G*H) (Keras) or (G*H, H) (PyTorch)."""
+    """H from a recurrent matrix of shape (H, G*H) (Keras) or (G*H, H)
+    (PyTorch)."""
     recurrent = _array(name, recurrent, 2)
     units = recurrent.shape[1] if rows_are_gates else recurrent.shape[0]
     if units == 0:
@@ -160,43 +185,43 @@ def _keras_list(weights):
             else ""
         )
         raise ValueError(
-            f"expected Keras's layer.get_weights() list [kernel, recurrent_kernel, bias] (use_bias=True); got {got}"
+            "expected Keras's layer.get_weights() list "
+            f"[kernel, recurrent_kernel, bias] (use_bias=True); got {got}"
         )
     return [np.asarray(w) for w in weights]
 
 
 def _forget(forget_bias):
-    # bool is a numbers.Real in Python; forget_bias=True is almost surely a mistake, so refuse it
+    # bool is a numbers.Real in Python; forget_bias=True is almost surely a
+    # mistake, so refuse it
     if (
         isinstance(forget_bias, (bool, np.bool_))
         or not isinstance(forget_bias, numbers.Real)
         or not np.isfinite(forget_bias)
     ):
         raise ValueError(
-            f"forget_bias must be a finite number (LSTMCell's default is 1.0); got {forget_bias!r}"
+            "forget_bias must be a finite number (LSTMCell's default is "
+            f"1.0); got {forget_bias!r}"
         )
     return forget_bias
 
 
 def _split_tf1_kernel(name, kernel, units, columns, gates):
-    """Split a TF1 kernel over concat([x, h]) of shape (D+H, columns) into (D, ...) and (H, ...)."""
+    """Split a TF1 kernel over concat([x, h]) of shape (D+H, columns) into
+    its (D, columns) and (H, columns) parts."""
     kernel = _array(name, kernel, 2)
     if kernel.shape[1] != columns or kernel.shape[0] <= units:
         raise ValueError(
-            f"{name} must have shape (D + H, {columns}) with D >= 1 for H = {units} "
-            f"({_GATES[gates]}); got {kernel.shape}"
+            f"{name} must have shape (D + H, {columns}) with D >= 1 for "
+            f"H = {units} ({_GATES[gates]}); got {kernel.shape}"
         )
     return kernel[:-units], kernel[-units:]
 
 
-# --- LSTM ---------------------------------------------------------------------------------------
+# --- LSTM -----------------------------------------------------------------
 
-_TF1_FROM_REF = [
-    0,
-    2,
-    1,
-    3,
-]  # TF1 i, j, f, o read from reference i, f, g, o (its own inverse)
+# TF1 i, j, f, o read from reference i, f, g, o (its own inverse)
+_TF1_FROM_REF = [0, 2, 1, 3]
 
 
 def _blocks(matrix, gates, axis=-1):
@@ -204,7 +229,8 @@ def _blocks(matrix, gates, axis=-1):
 
 
 def _read_torch(state_dict, suffix, gates):
-    """The four ``nn.LSTM``/``nn.GRU`` arrays, checked: ``(w_ih (G*H, D), w_hh (G*H, H), b_ih, b_hh)``."""
+    """The four ``nn.LSTM``/``nn.GRU`` arrays, checked:
+    ``(w_ih (G*H, D), w_hh (G*H, H), b_ih (G*H,), b_hh (G*H,))``."""
     names = [
         k + suffix for k in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")
     ]
@@ -230,19 +256,21 @@ def _read_torch(state_dict, suffix, gates):
 def lstm_from_torch(state_dict, suffix: str = "_l0") -> LSTMWeights:
     """PyTorch ``nn.LSTM`` arrays -> :class:`LSTMWeights`.
 
-    ``state_dict`` maps ``weight_ih{suffix}`` (4H, D), ``weight_hh{suffix}`` (4H, H),
-    ``bias_ih{suffix}`` and ``bias_hh{suffix}`` (4H,) to arrays (or CPU tensors).
-    Both orders are ``i, f, g, o``, so this transposes and adds the two biases.
+    ``state_dict`` maps ``weight_ih{suffix}`` (4H, D), ``weight_hh{suffix}``
+    (4H, H), ``bias_ih{suffix}`` and ``bias_hh{suffix}`` (4H,) to arrays (or
+    CPU tensors). Both orders are ``i, f, g, o``, so this transposes and
+    adds the two biases.
     """
     w_ih, w_hh, b_ih, b_hh = _read_torch(state_dict, suffix, 4)
     return LSTMWeights(w_ih.T.copy(), w_hh.T.copy(), b_ih + b_hh)
 
 
 def lstm_to_torch(weights: LSTMWeights, suffix: str = "_l0") -> dict:
-    """:class:`LSTMWeights` -> the four ``nn.LSTM`` arrays (the whole bias goes to ``bias_ih``).
+    """:class:`LSTMWeights` -> the four ``nn.LSTM`` arrays.
 
-    Returns ``{weight_ih (4H, D), weight_hh (4H, H), bias_ih (4H,), bias_hh (4H,) = 0}``
-    with ``suffix`` appended to each name; load with ``torch.from_numpy``.
+    Returns ``{weight_ih (4H, D), weight_hh (4H, H), bias_ih (4H,),
+    bias_hh (4H,) = 0}`` with ``suffix`` appended to each name (the whole
+    bias goes to ``bias_ih``); load with ``torch.from_numpy``.
     """
     _check_reference(weights, 4)
     bias = np.asarray(weights.bias)
@@ -255,9 +283,11 @@ def lstm_to_torch(weights: LSTMWeights, suffix: str = "_l0") -> dict:
 
 
 def lstm_from_keras(weights) -> LSTMWeights:
-    """Keras ``LSTM`` ``[kernel (D, 4H), recurrent_kernel (H, 4H), bias (4H,)]`` -> :class:`LSTMWeights`.
+    """Keras ``LSTM`` weights -> :class:`LSTMWeights`.
 
-    The layouts are the same (Keras's ``i, f, c, o`` is ``i, f, g, o``); only the shapes are checked.
+    ``weights`` is ``[kernel (D, 4H), recurrent_kernel (H, 4H), bias (4H,)]``
+    as ``layer.get_weights()`` returns it. The layouts are the same (Keras's
+    ``i, f, c, o`` is ``i, f, g, o``); only the shapes are checked.
     """
     result = LSTMWeights(*(w.copy() for w in _keras_list(weights)))
     _check_reference(result, 4)
@@ -265,31 +295,37 @@ def lstm_from_keras(weights) -> LSTMWeights:
 
 
 def lstm_to_keras(weights: LSTMWeights) -> list:
-    """:class:`LSTMWeights` -> ``[kernel (D, 4H), recurrent_kernel (H, 4H), bias (4H,)]`` for ``set_weights``."""
+    """:class:`LSTMWeights` -> ``[kernel (D, 4H), recurrent_kernel (H, 4H),
+    bias (4H,)]`` for a Keras ``LSTM``'s ``set_weights``."""
     _check_reference(weights, 4)
     return [np.asarray(w).copy() for w in weights]
 
 
 def lstm_from_tf1(variables, *, forget_bias: float) -> LSTMWeights:
-    """TF1 ``LSTMCell`` ``{kernel (D+H, 4H), bias (4H,)}`` -> :class:`LSTMWeights`.
+    """TF1 ``LSTMCell`` ``{kernel (D+H, 4H), bias (4H,)}`` ->
+    :class:`LSTMWeights`.
 
-    ``forget_bias`` is the cell's constructor argument (``LSTMCell``'s default is 1.0);
-    it is added to the forget gate's bias, which the cell does at every step.
-    Columns ``i, j, f, o`` become ``i, f, g, o``.
+    ``forget_bias`` is the cell's constructor argument (``LSTMCell``'s
+    default is 1.0); it is added to the forget gate's bias, which the cell
+    does at every step. Columns ``i, j, f, o`` become ``i, f, g, o``.
     """
     forget_bias = _forget(forget_bias)
     bias = _array("bias", _get(variables, "bias"), 1)
     if bias.shape[0] % 4 or bias.shape[0] == 0:
         raise ValueError(
-            f"bias must have shape (4*H,), the 4 gates i, j, f, o of an LSTM; got {bias.shape}"
+            "bias must have shape (4*H,), the 4 gates i, j, f, o of an "
+            f"LSTM; got {bias.shape}"
         )
     units = bias.shape[0] // 4
     x_part, h_part = _split_tf1_kernel(
         "kernel", _get(variables, "kernel"), units, 4 * units, 4
     )
-    reorder = lambda m: np.concatenate(
-        [_blocks(m, 4)[k] for k in _TF1_FROM_REF], axis=-1
-    )  # noqa: E731
+
+    def reorder(m):
+        return np.concatenate(
+            [_blocks(m, 4)[k] for k in _TF1_FROM_REF], axis=-1
+        )
+
     i, f, g, o = _blocks(reorder(bias), 4)
     return LSTMWeights(
         reorder(x_part),
@@ -299,10 +335,12 @@ def lstm_from_tf1(variables, *, forget_bias: float) -> LSTMWeights:
 
 
 def lstm_to_tf1(weights: LSTMWeights, *, forget_bias: float) -> dict:
-    """:class:`LSTMWeights` -> TF1 ``LSTMCell`` ``{kernel (D+H, 4H), bias (4H,)}``.
+    """:class:`LSTMWeights` -> TF1 ``LSTMCell`` ``{kernel (D+H, 4H),
+    bias (4H,)}``.
 
-    ``forget_bias`` must be the value the ``LSTMCell`` is built with: it is subtracted
-    from the forget gate's bias here because the cell adds it back at run time.
+    ``forget_bias`` must be the value the ``LSTMCell`` is built with: it is
+    subtracted from the forget gate's bias here because the cell adds it
+    back at run time.
     """
     forget_bias = _forget(forget_bias)
     _check_reference(weights, 4)
@@ -320,20 +358,339 @@ def lstm_to_tf1(weights: LSTMWeights, *, forget_bias: float) -> dict:
     return {"kernel": kernel, "bias": bias}
 
 
-# --- GRU ----------------------------------------------------------------------------------------
+# --- LSTM stacks: layers and directions -----------------------------------
+
+_STACK_FORM = (
+    "a non-empty list with one entry per layer, each an LSTMWeights (one "
+    "direction) or a tuple (forward, backward) of LSTMWeights"
+)
+
+
+def _stack(stack, same_units=False):
+    """Check a stack; return ``(layers, directions)`` where ``layers`` is a
+    list of tuples of :class:`LSTMWeights`.
+
+    Every layer has the same number of directions (1 or 2); both directions
+    of a layer have the same (D, H); layer k + 1 reads the concatenated
+    outputs of layer k, so its D is ``directions * H`` of layer k.
+    ``same_units``: every layer has the same H (PyTorch's ``nn.LSTM``).
+    """
+    if isinstance(stack, LSTMWeights) or not isinstance(stack, (list, tuple)):
+        what = type(stack).__name__
+        raise ValueError(
+            f"expected {_STACK_FORM}; got a {what} (for one layer, one "
+            "direction, pass [weights])"
+        )
+    if not stack:
+        raise ValueError(f"expected {_STACK_FORM}; got an empty list")
+    layers = []
+    for k, layer in enumerate(stack):
+        if isinstance(layer, LSTMWeights):  # one direction, written bare
+            layer = (layer,)
+        if (
+            not isinstance(layer, (list, tuple))
+            or len(layer) not in (1, 2)
+            or not all(isinstance(w, LSTMWeights) for w in layer)
+        ):
+            raise ValueError(
+                f"layer {k} must be an LSTMWeights or a tuple (forward,) or "
+                f"(forward, backward) of LSTMWeights; got {layer!r:.60}"
+            )
+        layers.append(tuple(layer))
+    directions = len(layers[0])
+    previous = None
+    for k, layer in enumerate(layers):
+        if len(layer) != directions:
+            raise ValueError(
+                f"layer 0 has {directions} direction(s) but layer {k} has "
+                f"{len(layer)}: every layer must have the same number"
+            )
+        sizes = [_check_reference(w, 4) for w in layer]
+        if len(set(sizes)) != 1:
+            raise ValueError(
+                f"layer {k}: the two directions must have the same (D, H); "
+                f"got {sizes[0]} and {sizes[1]}"
+            )
+        features, units = sizes[0]
+        if previous is not None:
+            if features != directions * previous:
+                raise ValueError(
+                    f"layer {k} reads the outputs of layer {k - 1}, so its "
+                    f"D must be {directions} * {previous} = "
+                    f"{directions * previous}; got D = {features}"
+                )
+            if same_units and units != previous:
+                raise ValueError(
+                    f"nn.LSTM gives every layer the same H; layer {k} has "
+                    f"H = {units}, layer {k - 1} H = {previous}"
+                )
+        previous = units
+    return layers, directions
+
+
+_TORCH_NAME = re.compile(
+    r"^(weight_ih|weight_hh|bias_ih|bias_hh)_l(\d+)(_reverse)?$"
+)
+
+
+def lstm_stack_to_torch(stack) -> dict:
+    """A stack of LSTM layers -> the arrays of one ``nn.LSTM``.
+
+    ``stack`` is a list with one entry per layer, each ``(forward,)`` or
+    ``(forward, backward)`` of :class:`LSTMWeights`; layer 0 has kernel
+    (D, 4H), layer k > 0 kernel (directions * H, 4H), every layer the same
+    H. Returns the dict ``nn.LSTM(D, H, num_layers=len(stack),
+    bidirectional=(directions == 2))`` loads: the four arrays of
+    :func:`lstm_to_torch` for each layer k with the suffix ``_l{k}``
+    (forward) and ``_l{k}_reverse`` (backward).
+    """
+    layers, _ = _stack(stack, same_units=True)
+    arrays = {}
+    for k, layer in enumerate(layers):
+        for weights, reverse in zip(layer, ("", "_reverse")):
+            arrays.update(lstm_to_torch(weights, suffix=f"_l{k}{reverse}"))
+    return arrays
+
+
+def lstm_stack_from_torch(state_dict) -> list:
+    """The arrays of an ``nn.LSTM`` (any ``num_layers``, one or two
+    directions) -> a list of ``(forward,)`` or ``(forward, backward)``
+    tuples of :class:`LSTMWeights`, one per layer.
+
+    ``state_dict`` maps ``weight_ih_l{k}`` (4H, D or directions * H),
+    ``weight_hh_l{k}`` (4H, H), ``bias_ih_l{k}`` and ``bias_hh_l{k}`` (4H,),
+    and the same names ending in ``_reverse`` for the backward direction.
+    Raises ``ValueError`` for a name it does not know (``proj_size``'s
+    ``weight_hr``, for example), a missing layer or direction, or shapes
+    that do not chain.
+    """
+    if not isinstance(state_dict, dict) or not state_dict:
+        raise ValueError(
+            "expected the non-empty dict of an nn.LSTM's arrays "
+            f"(weight_ih_l0, ...); got {type(state_dict).__name__}"
+        )
+    found, unknown = set(), []
+    for name in state_dict:
+        match = _TORCH_NAME.match(str(name))
+        if match is None:
+            unknown.append(name)
+        else:
+            found.add((int(match[2]), bool(match[3])))
+    if unknown:
+        raise ValueError(
+            f"unexpected names {sorted(map(str, unknown))}: an nn.LSTM "
+            "without proj_size has only weight_ih_l{k}, weight_hh_l{k}, "
+            "bias_ih_l{k}, bias_hh_l{k} (and the same with _reverse)"
+        )
+    count = max(k for k, _ in found) + 1
+    reverse = any(r for _, r in found)
+    suffixes = [
+        [f"_l{k}"] + ([f"_l{k}_reverse"] if reverse else [])
+        for k in range(count)
+    ]
+    stack = [
+        tuple(lstm_from_torch(state_dict, suffix=s) for s in layer)
+        for layer in suffixes
+    ]
+    _stack(stack, same_units=True)
+    return stack
+
+
+def lstm_stack_to_keras(stack) -> list:
+    """A stack of LSTM layers -> one ``set_weights`` list per Keras layer.
+
+    For a one-direction layer the list is ``[kernel, recurrent_kernel,
+    bias]`` (:func:`lstm_to_keras`); for a two-direction layer it is the
+    forward layer's three arrays followed by the backward layer's, the order
+    in which ``Bidirectional(LSTM(...)).get_weights()`` returns them.
+    """
+    layers, _ = _stack(stack)
+    return [
+        [array for w in layer for array in lstm_to_keras(w)]
+        for layer in layers
+    ]
+
+
+def lstm_stack_from_keras(layers) -> list:
+    """Keras layers' ``get_weights()`` lists -> a list of ``(forward,)`` or
+    ``(forward, backward)`` tuples of :class:`LSTMWeights`.
+
+    ``layers`` has one entry per recurrent layer: three arrays for an
+    ``LSTM``, six (forward then backward) for a ``Bidirectional(LSTM)``.
+    """
+    if not isinstance(layers, (list, tuple)) or not layers:
+        raise ValueError(
+            "expected a non-empty list of get_weights() lists, one per "
+            f"layer; got {type(layers).__name__}"
+        )
+    stack = []
+    for k, arrays in enumerate(layers):
+        if not isinstance(arrays, (list, tuple)) or len(arrays) not in (3, 6):
+            got = type(arrays).__name__ + (
+                f" of length {len(arrays)}"
+                if isinstance(arrays, (list, tuple))
+                else ""
+            )
+            raise ValueError(
+                f"layer {k}: expected 3 arrays (LSTM) or 6 (Bidirectional: "
+                f"forward then backward); got a {got}"
+            )
+        stack.append(
+            tuple(
+                lstm_from_keras(list(arrays[i : i + 3]))
+                for i in range(0, len(arrays), 3)
+            )
+        )
+    _stack(stack)
+    return stack
+
+
+_TF1_LSTM_NAME = re.compile(
+    r"^(?P<prefix>.*?)"
+    r"(?:stack_bidirectional_rnn/cell_(?P<stacked>\d+)/)?"
+    r"(?:rnn|bidirectional_rnn/(?P<direction>fw|bw))/"
+    r"(?:multi_rnn_cell/cell_(?P<layer>\d+)/)?"
+    r"lstm_cell/(?P<variable>kernel|bias)(?::0)?$"
+)
+
+
+def _tf1_scope(layer, direction, layers, directions):
+    if directions == 1:
+        return "rnn/" + (f"multi_rnn_cell/cell_{layer}/" if layers > 1 else "")
+    side = f"bidirectional_rnn/{('fw', 'bw')[direction]}/"
+    if layers == 1:
+        return side
+    return f"stack_bidirectional_rnn/cell_{layer}/" + side
+
+
+def lstm_stack_to_tf1(stack, *, forget_bias: float, prefix: str = "") -> dict:
+    """A stack of LSTM layers -> TF1 variable values by variable name.
+
+    Each cell's ``{kernel (D+H, 4H), bias (4H,)}`` is :func:`lstm_to_tf1`'s
+    (``forget_bias`` as there), named as TF1 names the variables of the
+    usual construction (``prefix`` goes in front, for a model built inside
+    a ``variable_scope``):
+
+    * one layer: ``dynamic_rnn(LSTMCell)``, ``rnn/lstm_cell/kernel``;
+    * several layers: ``dynamic_rnn(MultiRNNCell([...]))``,
+      ``rnn/multi_rnn_cell/cell_{k}/lstm_cell/kernel``;
+    * one layer, two directions: ``bidirectional_dynamic_rnn``,
+      ``bidirectional_rnn/fw/lstm_cell/kernel`` and ``.../bw/...``;
+    * several layers, two directions: one ``bidirectional_dynamic_rnn`` per
+      layer inside ``variable_scope(f"stack_bidirectional_rnn/cell_{k}")``
+      with the concatenated outputs as the next layer's input (what
+      ``tf.contrib.rnn.stack_bidirectional_dynamic_rnn`` built),
+      ``stack_bidirectional_rnn/cell_{k}/bidirectional_rnn/fw/lstm_cell/...``.
+    """
+    layers, directions = _stack(stack)
+    forget_bias = _forget(forget_bias)
+    if not isinstance(prefix, str) or (prefix and not prefix.endswith("/")):
+        raise ValueError(
+            f"prefix must be '' or a scope ending in '/'; got {prefix!r}"
+        )
+    arrays = {}
+    for k, layer in enumerate(layers):
+        for d, weights in enumerate(layer):
+            scope = prefix + _tf1_scope(k, d, len(layers), directions)
+            for name, value in lstm_to_tf1(
+                weights, forget_bias=forget_bias
+            ).items():
+                arrays[scope + "lstm_cell/" + name] = value
+    return arrays
+
+
+def lstm_stack_from_tf1(variables, *, forget_bias: float) -> list:
+    """TF1 LSTM variables by name -> a list of ``(forward,)`` or
+    ``(forward, backward)`` tuples of :class:`LSTMWeights`.
+
+    ``variables`` maps variable names (``v.op.name`` or ``v.name``) to
+    arrays, for example ``session.run({v.op.name: v for v in
+    tf.compat.v1.global_variables()})``. The names are those listed in
+    :func:`lstm_stack_to_tf1` under one common prefix. A
+    ``bidirectional_dynamic_rnn`` over two ``MultiRNNCell`` stacks
+    (``bidirectional_rnn/fw/multi_rnn_cell/...``) is refused: there each
+    direction's layer 2 reads only its own direction's layer 1, which is
+    not the stack that PyTorch and Keras build.
+    """
+    forget_bias = _forget(forget_bias)
+    if not isinstance(variables, dict) or not variables:
+        raise ValueError(
+            "expected a non-empty dict of TF1 variable values by name; got "
+            f"{type(variables).__name__}"
+        )
+    cells, prefixes, unknown = {}, set(), []
+    for name, value in variables.items():
+        match = _TF1_LSTM_NAME.match(str(name))
+        if match is None:
+            unknown.append(str(name))
+            continue
+        if match["stacked"] is not None and match["layer"] is not None:
+            raise ValueError(
+                f"{name}: stacked bidirectional layers cannot also be a "
+                "MultiRNNCell"
+            )
+        if match["direction"] is not None and match["layer"] is not None:
+            raise ValueError(
+                f"{name}: a bidirectional_dynamic_rnn over MultiRNNCell "
+                "stacks runs each direction's layers on their own (layer 2 "
+                "forward never sees layer 1 backward), unlike PyTorch's and "
+                "Keras's stacks; convert each cell with lstm_from_tf1"
+            )
+        prefixes.add(match["prefix"])
+        if len(prefixes) > 1:
+            raise ValueError(
+                "the variables come from several models: prefixes "
+                f"{sorted(prefixes)}"
+            )
+        layer = int(match["stacked"] or match["layer"] or 0)
+        direction = int(match["direction"] == "bw")
+        key = (layer, direction)
+        if match["variable"] in cells.setdefault(key, {}):
+            raise ValueError(
+                f"{name}: a second {match['variable']} for layer {layer}, "
+                f"direction {direction}"
+            )
+        cells[key][match["variable"]] = value
+    if unknown:
+        raise ValueError(
+            f"not TF1 LSTMCell variable names: {sorted(unknown)} (expected "
+            "names like rnn/lstm_cell/kernel, "
+            "rnn/multi_rnn_cell/cell_0/lstm_cell/bias or "
+            "bidirectional_rnn/fw/lstm_cell/kernel)"
+        )
+    count = max(k for k, _ in cells) + 1
+    directions = 1 + max(d for _, d in cells)
+    stack = []
+    for k in range(count):
+        layer = []
+        for d in range(directions):
+            if (k, d) not in cells:
+                raise ValueError(
+                    f"no variables for layer {k}, direction {d} (have "
+                    f"{sorted(cells)} as (layer, direction))"
+                )
+            layer.append(lstm_from_tf1(cells[k, d], forget_bias=forget_bias))
+        stack.append(tuple(layer))
+    _stack(stack)
+    return stack
+
+
+# --- GRU ------------------------------------------------------------------
 
 
 def _swap_first_two(matrix, axis=-1):
-    """Reorder gate blocks r, z, n <-> z, r, n (the permutation is its own inverse)."""
+    """Reorder gate blocks r, z, n <-> z, r, n (the permutation is its own
+    inverse)."""
     a, b, c = _blocks(matrix, 3, axis=axis)
     return np.concatenate([b, a, c], axis=axis)
 
 
 def gru_from_torch(state_dict, suffix: str = "_l0") -> GRUWeights:
-    """PyTorch ``nn.GRU`` arrays (rows ``r, z, n``) -> :class:`GRUWeights` with ``reset_after=True``.
+    """PyTorch ``nn.GRU`` arrays (rows ``r, z, n``) -> :class:`GRUWeights`
+    with ``reset_after=True``.
 
-    ``weight_ih`` (3H, D), ``weight_hh`` (3H, H), ``bias_ih``/``bias_hh`` (3H,). Exact:
-    a transpose and a reorder, both biases kept.
+    ``weight_ih`` (3H, D), ``weight_hh`` (3H, H), ``bias_ih``/``bias_hh``
+    (3H,). Exact: a transpose and a reorder, both biases kept.
     """
     w_ih, w_hh, b_ih, b_hh = _read_torch(state_dict, suffix, 3)
     return GRUWeights(
@@ -346,13 +703,17 @@ def gru_from_torch(state_dict, suffix: str = "_l0") -> GRUWeights:
 
 
 def gru_to_torch(weights: GRUWeights, suffix: str = "_l0") -> dict:
-    """:class:`GRUWeights` with ``reset_after=True`` -> the four ``nn.GRU`` arrays (rows ``r, z, n``).
+    """:class:`GRUWeights` with ``reset_after=True`` -> the four ``nn.GRU``
+    arrays (rows ``r, z, n``).
 
-    Raises ``ValueError`` for ``reset_after=False``: ``nn.GRU`` cannot compute that GRU.
+    Raises ``ValueError`` for ``reset_after=False``: ``nn.GRU`` cannot
+    compute that GRU as it stands (see :func:`gru_reset_before_to_after`
+    for the ones it can).
     """
     if not weights.reset_after:
         raise ValueError(
-            f"cannot convert a GRU with reset_after=False to PyTorch: {_NO_TORCH_RESET_BEFORE}"
+            "cannot convert a GRU with reset_after=False to PyTorch: "
+            + _NO_TORCH_RESET_BEFORE
         )
     _check_reference(weights, 3)
     return {
@@ -367,19 +728,92 @@ def gru_to_torch(weights: GRUWeights, suffix: str = "_l0") -> dict:
     }
 
 
-def gru_from_keras(weights, *, reset_after: bool = True) -> GRUWeights:
-    """Keras ``GRU`` ``[kernel (D, 3H), recurrent_kernel (H, 3H), bias]`` -> :class:`GRUWeights`.
+def gru_reset_before_to_after(weights: GRUWeights) -> GRUWeights:
+    """A reset-before GRU rewritten as a reset-after GRU, where that is
+    exact.
 
-    ``reset_after`` must be the layer's (``layer.reset_after``; Keras's default is True):
-    the bias is (2, 3H) (input row, recurrent row) when it is True and (3H,) when False.
+    Reset before, candidate unit j reads
+    ``sum_k r_k h_k U_n[k, j] + b_hn[j]``; reset after, it reads
+    ``r'_j (h U'_n[:, j] + b'_hn[j])``: one reset value. The two agree for
+    every reset gate exactly when column j of ``U_n``
+    (``recurrent_kernel[:, 2H:]``) has at most one non-zero entry, in row
+    ``k = src(j)``: then ``U'_n = U_n`` and ``r'_j = r_src(j)``, so the
+    reset gate's columns of ``kernel``, ``recurrent_kernel`` and both biases
+    are reordered by ``src`` (the identity for a diagonal ``U_n``, a
+    permutation for a monomial one, a map that repeats units when two
+    columns share a row). A column of zeros keeps its own unit. ``b_hn``,
+    which the reset gate must not reach, moves into the input bias.
+    Identical reset units are not looked for: a column with two non-zeros
+    is refused even if their reset units happen to be copies.
+
+    Args:
+        weights: :class:`GRUWeights` with ``reset_after=False`` (kernel
+            (D, 3H), recurrent_kernel (H, 3H), input_bias and recurrent_bias
+            (3H,)), for example from :func:`gru_from_tf1`.
+
+    Returns:
+        :class:`GRUWeights` of the same shapes with ``reset_after=True``
+        that :func:`rnnbook.gru_forward` and, through :func:`gru_to_torch`,
+        ``nn.GRU`` run to the same outputs (up to float rounding).
+
+    Raises:
+        ValueError: if ``weights.reset_after`` is True, or if a column of
+            ``U_n`` has two or more non-zero entries (the message names the
+            column and its rows).
+    """
+    if weights.reset_after:
+        raise ValueError(
+            "expected a GRU with reset_after=False; this one already "
+            "applies the reset gate after the recurrent matmul"
+        )
+    _, units = _check_reference(weights, 3)
+    recurrent = np.asarray(weights.recurrent_kernel)
+    source = np.arange(units)
+    for j in range(units):
+        rows = np.flatnonzero(recurrent[:, 2 * units + j])
+        if len(rows) > 1:
+            raise ValueError(
+                f"column {j} of U_n (recurrent_kernel[:, 2H + {j}]) has "
+                f"non-zero entries in rows {rows.tolist()}: candidate unit "
+                f"{j} mixes the reset gates of units {rows.tolist()}, and a "
+                "reset-after GRU (PyTorch's nn.GRU) gives each candidate "
+                "unit one reset value"
+            )
+        if len(rows) == 1:
+            source[j] = rows[0]
+    pick = np.concatenate(
+        [np.arange(units), units + source, np.arange(2 * units, 3 * units)]
+    )
+    input_bias = np.asarray(weights.input_bias)[pick]
+    recurrent_bias = np.asarray(weights.recurrent_bias)[pick]
+    input_bias[2 * units :] += recurrent_bias[2 * units :]
+    recurrent_bias[2 * units :] = 0
+    return GRUWeights(
+        np.asarray(weights.kernel)[:, pick],
+        recurrent[:, pick],
+        input_bias,
+        recurrent_bias,
+        True,
+    )
+
+
+def gru_from_keras(weights, *, reset_after: bool = True) -> GRUWeights:
+    """Keras ``GRU`` ``[kernel (D, 3H), recurrent_kernel (H, 3H), bias]`` ->
+    :class:`GRUWeights`.
+
+    ``reset_after`` must be the layer's (``layer.reset_after``; Keras's
+    default is True): the bias is (2, 3H) (input row, recurrent row) when it
+    is True and (3H,) when False.
     """
     kernel, recurrent, bias = _keras_list(weights)
     units = _units_from("recurrent_kernel", recurrent, 3, rows_are_gates=False)
     expected = (2, 3 * units) if reset_after else (3 * units,)
     if bias.shape != expected:
         raise ValueError(
-            f"a Keras GRU with reset_after={reset_after} stores a bias of shape {expected}; got {bias.shape}. "
-            "Pass the layer's own reset_after (a (3H,) bias means reset_after=False, (2, 3H) means True)"
+            f"a Keras GRU with reset_after={reset_after} stores a bias of "
+            f"shape {expected}; got {bias.shape}. Pass the layer's own "
+            "reset_after (a (3H,) bias means reset_after=False, (2, 3H) "
+            "means True)"
         )
     input_bias, recurrent_bias = (
         (bias[0], bias[1]) if reset_after else (bias, np.zeros_like(bias))
@@ -396,8 +830,11 @@ def gru_from_keras(weights, *, reset_after: bool = True) -> GRUWeights:
 
 
 def gru_to_keras(weights: GRUWeights) -> list:
-    """:class:`GRUWeights` -> ``[kernel, recurrent_kernel, bias]`` for a Keras ``GRU`` built with
-    ``reset_after=weights.reset_after``: bias (2, 3H) if True, else (3H,) = input + recurrent bias.
+    """:class:`GRUWeights` -> ``[kernel, recurrent_kernel, bias]`` for a
+    Keras ``GRU`` built with ``reset_after=weights.reset_after``.
+
+    The bias is (2, 3H) (input row, recurrent row) if ``reset_after`` is
+    True, else (3H,) = input bias + recurrent bias.
     """
     _check_reference(weights, 3)
     input_bias, recurrent_bias = (
@@ -425,10 +862,12 @@ _TF1_GRU_KEYS = (
 
 
 def gru_from_tf1(variables) -> GRUWeights:
-    """TF1 ``GRUCell`` variables -> :class:`GRUWeights` with ``reset_after=False``.
+    """TF1 ``GRUCell`` variables -> :class:`GRUWeights` with
+    ``reset_after=False``.
 
-    ``gates/kernel`` (D+H, 2H) and ``gates/bias`` (2H,) hold ``r, u`` (``u`` is ``z``);
-    ``candidate/kernel`` (D+H, H) and ``candidate/bias`` (H,) hold ``n``. The recurrent bias is zero.
+    ``gates/kernel`` (D+H, 2H) and ``gates/bias`` (2H,) hold ``r, u``
+    (``u`` is ``z``); ``candidate/kernel`` (D+H, H) and ``candidate/bias``
+    (H,) hold ``n``. The recurrent bias is zero.
     """
     gate_kernel, gate_bias, cand_kernel, cand_bias = (
         _get(variables, k) for k in _TF1_GRU_KEYS
@@ -450,9 +889,13 @@ def gru_from_tf1(variables) -> GRUWeights:
     )
     if gx.shape[0] != cx.shape[0]:
         raise ValueError(
-            f"gates/kernel has D = {gx.shape[0]} input rows but candidate/kernel has {cx.shape[0]}"
+            f"gates/kernel has D = {gx.shape[0]} input rows but "
+            f"candidate/kernel has {cx.shape[0]}"
         )
-    z_r = lambda m: np.concatenate(_blocks(m, 2)[::-1], axis=-1)  # noqa: E731  (r, u) -> (z, r)
+
+    def z_r(m):  # (r, u) -> (z, r)
+        return np.concatenate(_blocks(m, 2)[::-1], axis=-1)
+
     input_bias = np.concatenate([z_r(gate_bias), cand_bias])
     return GRUWeights(
         np.concatenate([z_r(gx), cx], axis=-1),
@@ -464,16 +907,20 @@ def gru_from_tf1(variables) -> GRUWeights:
 
 
 def gru_to_tf1(weights: GRUWeights) -> dict:
-    """:class:`GRUWeights` with ``reset_after=False`` -> TF1 ``GRUCell`` variables (see :func:`gru_from_tf1`).
+    """:class:`GRUWeights` with ``reset_after=False`` -> TF1 ``GRUCell``
+    variables (see :func:`gru_from_tf1`).
 
-    The two reference biases are added. Raises ``ValueError`` for ``reset_after=True``:
-    ``GRUCell`` applies the reset gate before the recurrent matmul.
+    The two reference biases are added: exact for a reset-before GRU, where
+    ``b_hn`` sits outside the reset gate. Raises ``ValueError`` for
+    ``reset_after=True``: ``GRUCell`` applies the reset gate before the
+    recurrent matmul.
     """
     if weights.reset_after:
         raise ValueError(
-            "cannot convert a GRU with reset_after=True to TF1 GRUCell: GRUCell computes "
-            "n = tanh([x, r * h] @ candidate/kernel + candidate/bias) (reset before the matmul); "
-            "r * (h U_n + b_hn) cannot be written that way in general"
+            "cannot convert a GRU with reset_after=True to TF1 GRUCell: "
+            "GRUCell computes n = tanh([x, r * h] @ candidate/kernel + "
+            "candidate/bias) (reset before the matmul); r * (h U_n + b_hn) "
+            "cannot be written that way in general"
         )
     _check_reference(weights, 3)
     stacked = np.concatenate(

@@ -20,7 +20,7 @@ def plot_outputs_and_state(
         lengths: valid steps per sequence, shape (N,); padded steps are
             hatched. ``None``: all valid.
         names: a title per sequence (N strings); defaults to
-            ``sequence 0 .. N-1``.
+            ``sequence 1 .. N`` (the book counts from 1).
         state_label: the x tick label of the state column.
 
     Returns:
@@ -39,7 +39,7 @@ def plot_outputs_and_state(
     names = (
         list(names)
         if names is not None
-        else [f"sequence {n}" for n in range(batch)]
+        else [f"sequence {n + 1}" for n in range(batch)]
     )
     if len(names) != batch:
         raise ValueError(
@@ -52,7 +52,7 @@ def plot_outputs_and_state(
     fig, axes = plt.subplots(
         1,
         2 * batch,
-        figsize=(2.4 * batch + 1.4, 3.2),
+        figsize=(min(7.5, 1.9 * batch + 1.3), 3.2),  # fits the text column
         squeeze=False,
         layout="constrained",
         gridspec_kw={"width_ratios": [steps, 1.2] * batch},
@@ -79,10 +79,10 @@ def plot_outputs_and_state(
             )
         )
         ax_out.set_xticks(
-            range(steps), [str(t + 1) for t in range(steps)], fontsize=8
+            range(steps), [str(t + 1) for t in range(steps)], fontsize=9
         )
         ax_out.set_yticks(
-            range(units), [str(u) for u in range(units)], fontsize=8
+            range(units), [str(u + 1) for u in range(units)], fontsize=9
         )
         ax_out.set_xlabel("time step $t$")
         ax_out.set_ylabel("unit" if n == 0 else "")
