@@ -860,6 +860,23 @@ MIN_TEXT_PX = 10
 # A figure's file is at least 1.5 times as wide as it is shown on a desktop,
 # so it stays sharp on a high-density screen and when opened full size.
 MIN_SHARPNESS = 1.5
+# TEMPORARY: chapters whose figures are too wide in inches to be legible at
+# the page's width; the fix is in the chapter (owned by its helper), and the
+# test fails again (strict) once it lands, so the entry must then leave.
+# Chapter 6: plot_curves() makes figures 9 in wide (figsize=(9, 3.2)): 9-pt
+# text is 9.4 px at the 672 px a desktop page shows; 8.4 in or less fits.
+TOO_WIDE = {
+    "chapters/06_which_one_do_i_use": "plot_curves figsize=(9, 3.2)",
+}
+LEGIBLE_PAGES = [
+    pytest.param(
+        name,
+        marks=pytest.mark.xfail(strict=True, reason=TOO_WIDE[name]),
+    )
+    if name in TOO_WIDE
+    else name
+    for name in PAGES
+]
 
 
 def _file_of(src: str, page_name: str) -> Path:
@@ -888,7 +905,7 @@ def test_figures_have_alt_text_and_open_full_size(visits, page_name):
     assert not problems, f"{page_name}.html:\n" + "\n".join(problems)
 
 
-@pytest.mark.parametrize("page_name", PAGES)
+@pytest.mark.parametrize("page_name", LEGIBLE_PAGES)
 def test_figures_are_legible_at_their_displayed_size(visits, page_name):
     """Measured at 1280 px: the image's width in the page (`shown`), its
     width in pixels (`natural`) and its resolution (the PNG's dpi, which
