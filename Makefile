@@ -25,6 +25,7 @@ help:
 	@echo "make test   unit tests, pairing and toc checks, every chapter's reader notebook run, and the strict build"
 	@echo "make bench  time and peak memory of every chapter against its imports-only floor; fails over budget"
 	@echo "make mutants  run the mutation catalog (tests/mutants/): every mutant must fail its chapter"
+	@echo "make sweep  rerun each trained chapter with 20 seeds: every threshold must hold with margin ($(BUILD)/sweeps)"
 	@echo "make assignments  student notebooks (answers replaced by stubs, checks kept) into $(BUILD)/assignments"
 	@echo "make notebooks  the reader notebooks again from the last build (make book writes them) into $(BUILD)/html/notebooks"
 	@echo "make format reformat the chapters' code, code/ and tests/ to 79 characters (ruff)"
@@ -67,6 +68,11 @@ notebooks: $(READY)
 # Each mutant runs its chapter only up to the cell that must fail (see code/booktools/mutants.py).
 mutants: $(READY)
 	$(TOOLS) -m booktools.mutants --root . --jobs 2 --out $(BUILD)/mutants
+
+# Each chapter in SWEEPS (tests/test_seed_sweeps.py) runs once per seed, two kernels at a time.
+.PHONY: sweep
+sweep: $(READY)
+	$(PY) -m pytest -q -s --sweep -m sweep tests/test_seed_sweeps.py
 
 format: $(READY)
 	$(VENV)/bin/ruff format code tests

@@ -353,10 +353,17 @@ def test_keras_lstm_agrees_both_ways(x, lstm, keras):
     for a, b in ((out, outputs), (kh, h_n), (kc, c_n)):
         np.testing.assert_allclose(a, b, atol=ATOL)
     keras.utils.set_random_seed(0)
+    # unit_forget_bias=True (the default) would make the forget block ones
+    # and the i and c blocks equal: a bias moved between them would not show
     fresh = keras.layers.LSTM(
-        H, return_sequences=True, bias_initializer="random_normal"
+        H,
+        return_sequences=True,
+        bias_initializer="random_normal",
+        unit_forget_bias=False,
     )
     out = np.asarray(fresh(x))
+    bias = fresh.get_weights()[2]
+    assert np.unique(bias).size == bias.size
     np.testing.assert_allclose(
         out,
         lstm_forward(x, lstm_from_keras(fresh.get_weights()))[0],
@@ -844,6 +851,7 @@ def test_keras_bidirectional_stack_agrees_both_ways(x, keras):
                 return_sequences=True,
                 return_state=True,
                 bias_initializer="random_normal",
+                unit_forget_bias=False,  # every bias entry random
             )
         )
         for _ in range(2)

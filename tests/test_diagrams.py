@@ -28,6 +28,7 @@ from rnnbook import (  # noqa: E402
     random_rnn_weights,
     rnn_forward,
 )
+from rnnbook.convert import lstm_stack_from_torch  # noqa: E402
 from rnnbook.diagrams import (  # noqa: E402
     ZERO,
     Box,
@@ -137,6 +138,26 @@ def test_unroll_stacks_layers_on_the_outputs_below():
     below, _ = gru_forward(X, first)
     above, _ = gru_forward(below, second)
     np.testing.assert_allclose(states.h[1, 0], above, atol=1e-6)
+
+
+def test_unroll_takes_the_stacks_of_rnnbook_convert():
+    # lstm_stack_from_torch gives (forward,) for one direction and
+    # (forward, backward) for two: both are layers unroll accepts as given
+    one = lstm(num_layers=2)
+    arrays = {k: v.detach().numpy() for k, v in one.state_dict().items()}
+    stack = lstm_stack_from_torch(arrays)
+    assert [len(layer) for layer in stack] == [1, 1]
+    states = unroll(lstm_forward, X, stack, LENGTHS)
+    plain = unroll(lstm_forward, X, [w for (w,) in stack], LENGTHS)
+    np.testing.assert_array_equal(states.h, plain.h)
+    m = match_returns(states, run_torch(one, X, LENGTHS), "torch", LENGTHS)
+    assert m["h_n"][1, 2] == Box("h", 2, sequence=3, layer=2)
+    two = lstm(bidirectional=True)
+    arrays = {k: v.detach().numpy() for k, v in two.state_dict().items()}
+    states = unroll(lstm_forward, X, lstm_stack_from_torch(arrays))
+    assert states.h.shape == (1, 2, N, T, H)
+    with pytest.raises(ValueError, match=r"or \(forward,\); got tuple"):
+        unroll(lstm_forward, X, [(WEIGHTS, WEIGHTS, WEIGHTS)])
 
 
 # --- matching real PyTorch returns -------------------------------------------

@@ -6,7 +6,11 @@ installs the book's package (``rnnbook``) to run a chapter does not get it.
 * :mod:`booktools.toc` -- the chapter list, read from ``_toc.yml``;
 * :mod:`booktools.assignments` -- student notebooks and the grader;
 * :mod:`booktools.bench` -- each chapter's time and memory against its floor;
-* :mod:`booktools.mutants` -- the mutation catalog runner (``make mutants``).
+* :mod:`booktools.mutants` -- the mutation catalog runner (``make mutants``);
+* :mod:`booktools.sweeps` -- a chapter rerun once per seed: every glued
+  threshold's worst seed and margin (``make sweep``);
+* :mod:`booktools.notebooks` and :mod:`booktools.commonmark` -- the reader
+  notebooks (``make notebooks``).
 
 The Makefile puts ``code/`` on ``PYTHONPATH`` to run these; the tests do the
 same in ``tests/conftest.py``. The book's kernels run with the IPython profile

@@ -935,3 +935,210 @@ def gru_to_tf1(weights: GRUWeights) -> dict:
         "candidate/kernel": n.copy(),
         "candidate/bias": bn.copy(),
     }
+
+
+# --- LSTM with a projection: TF1 num_proj = PyTorch proj_size -------------
+#
+# With a projection (H, P) the LSTM computes h_t = (o_t * tanh(c_t)) @ P:
+# the output and h have P units, the cell state c keeps H, and the
+# recurrence reads the projected h, so the recurrent kernel is (P, 4H).
+# The reference keeps the projection beside its LSTMWeights:
+# ``rnnbook.lstm_forward(x, weights, projection=projection)``.
+
+_PROJECTED = (
+    "an LSTM with a projection: kernel (D, 4H), recurrent_kernel (P, 4H), "
+    "bias (4H,) and projection (H, P)"
+)
+
+
+def _check_projected(weights, projection):
+    """Return ``(D, H, P)`` after checking reference weights and their
+    projection; raise ``ValueError`` naming the array that is off."""
+    if not isinstance(weights, LSTMWeights):
+        raise ValueError(
+            f"expected LSTMWeights for {_PROJECTED}; got "
+            f"{type(weights).__name__}"
+        )
+    projection = _array("projection", projection, 2)
+    units, width = projection.shape
+    if units == 0 or width == 0:
+        raise ValueError(
+            "projection must have shape (H, P) with H, P >= 1; got "
+            f"{projection.shape}"
+        )
+    kernel = _array("kernel", weights.kernel, 2)
+    recurrent = _array("recurrent_kernel", weights.recurrent_kernel, 2)
+    bias = _array("bias", weights.bias, 1)
+    expected = {
+        "kernel": (kernel, (kernel.shape[0], 4 * units)),
+        "recurrent_kernel": (recurrent, (width, 4 * units)),
+        "bias": (bias, (4 * units,)),
+    }
+    for name, (value, shape) in expected.items():
+        if value.shape != shape:
+            raise ValueError(
+                f"{name} must have shape {shape} for {_PROJECTED}, with "
+                f"(H, P) = {projection.shape} read from the projection; got "
+                f"{value.shape}"
+            )
+    return kernel.shape[0], units, width
+
+
+def lstm_projected_from_tf1(variables, *, forget_bias: float) -> tuple:
+    """TF1 ``LSTMCell(num_units=H, num_proj=P)`` variables ->
+    ``(LSTMWeights, projection)``.
+
+    ``variables`` maps the cell's variable names, without the scope
+    (``rnn/lstm_cell/``), to arrays:
+
+    * ``kernel`` (D+P, 4H), applied to ``concat([x_t, h_{t-1}])`` with the
+      projected ``h`` (P wide), columns ``i, j, f, o``;
+    * ``bias`` (4H,), the same columns;
+    * ``projection/kernel`` (H, P), applied as ``m_t @ projection``.
+
+    ``forget_bias`` is the cell's constructor argument (default 1.0), added
+    to the forget gate's bias as the cell does at every step.
+
+    Returns:
+        ``(weights, projection)``: :class:`LSTMWeights` with kernel (D, 4H),
+        recurrent_kernel (P, 4H), bias (4H,), gates ``i, f, g, o``; and the
+        projection (H, P), for
+        ``lstm_forward(x, weights, projection=projection)``.
+
+    Raises:
+        ValueError: a missing entry, or shapes that do not fit together.
+    """
+    forget_bias = _forget(forget_bias)
+    projection = _array(
+        "projection/kernel", _get(variables, "projection/kernel"), 2
+    )
+    bias = _array("bias", _get(variables, "bias"), 1)
+    kernel = _array("kernel", _get(variables, "kernel"), 2)
+    units, width = projection.shape
+    if bias.shape != (4 * units,):
+        raise ValueError(
+            f"bias must have shape (4H,) = {(4 * units,)}, with H = {units} "
+            f"read from projection/kernel {projection.shape} = (H, P); got "
+            f"{bias.shape}"
+        )
+    if kernel.shape[1] != 4 * units or kernel.shape[0] <= width:
+        raise ValueError(
+            f"kernel must have shape (D + P, 4H) with D >= 1, P = {width} "
+            f"and H = {units} (from projection/kernel); got {kernel.shape}"
+        )
+
+    def reorder(m):
+        return np.concatenate(
+            [_blocks(m, 4)[k] for k in _TF1_FROM_REF], axis=-1
+        )
+
+    i, f, g, o = _blocks(reorder(bias), 4)
+    forget = f + forget_bias  # the cell adds forget_bias at every step
+    weights = LSTMWeights(
+        reorder(kernel[:-width]),
+        reorder(kernel[-width:]),
+        np.concatenate([i, forget, g, o]).astype(bias.dtype),
+    )
+    return weights, projection.copy()
+
+
+def lstm_projected_to_tf1(
+    weights: LSTMWeights, projection, *, forget_bias: float
+) -> dict:
+    """``(LSTMWeights, projection)`` -> TF1 ``LSTMCell(num_proj=P)``
+    variables.
+
+    ``weights``: kernel (D, 4H), recurrent_kernel (P, 4H), bias (4H,);
+    ``projection``: (H, P). Returns ``{kernel (D+P, 4H), bias (4H,),
+    projection/kernel (H, P)}`` (prefix the names with the cell's scope,
+    ``rnn/lstm_cell/``, to assign them). ``forget_bias`` must be the one
+    the cell is built with: it is subtracted here because the cell adds it
+    back at run time.
+    """
+    forget_bias = _forget(forget_bias)
+    _check_projected(weights, projection)
+    i, f, g, o = _blocks(weights.bias, 4)
+    forget = f - forget_bias  # the cell adds it back at run time
+    tf1_bias = np.concatenate([i, g, forget, o])
+    tf1_bias = tf1_bias.astype(np.asarray(weights.bias).dtype)
+    stacked = np.concatenate(
+        [np.asarray(weights.kernel), np.asarray(weights.recurrent_kernel)],
+        axis=0,
+    )
+    kernel = np.concatenate(
+        [_blocks(stacked, 4)[k] for k in _TF1_FROM_REF], axis=-1
+    )
+    return {
+        "kernel": kernel,
+        "bias": tf1_bias,
+        "projection/kernel": np.asarray(projection).copy(),
+    }
+
+
+def lstm_projected_from_torch(state_dict, suffix: str = "_l0") -> tuple:
+    """PyTorch ``nn.LSTM(D, H, proj_size=P)`` arrays ->
+    ``(LSTMWeights, projection)``.
+
+    ``state_dict`` maps ``weight_ih{suffix}`` (4H, D), ``weight_hh{suffix}``
+    (4H, P), ``bias_ih{suffix}`` and ``bias_hh{suffix}`` (4H,) and
+    ``weight_hr{suffix}`` (P, H) to arrays (or CPU tensors). PyTorch
+    computes ``h_t = W_hr (o_t * tanh(c_t))``, so the projection is
+    ``weight_hr.T`` (H, P); the two biases are added.
+
+    Returns:
+        ``(weights, projection)`` as :func:`lstm_projected_from_tf1`.
+    """
+    names = [
+        k + suffix
+        for k in ("weight_ih", "weight_hh", "bias_ih", "bias_hh", "weight_hr")
+    ]
+    w_ih, w_hh, b_ih, b_hh, w_hr = (
+        _array(name, _get(state_dict, name), 1 if "bias" in name else 2)
+        for name in names
+    )
+    width, units = w_hr.shape
+    expected = {
+        names[0]: (w_ih, (4 * units, w_ih.shape[1])),
+        names[1]: (w_hh, (4 * units, width)),
+        names[2]: (b_ih, (4 * units,)),
+        names[3]: (b_hh, (4 * units,)),
+    }
+    for name, (value, shape) in expected.items():
+        if value.shape != shape:
+            raise ValueError(
+                f"{name} must have shape {shape}, with (P, H) = "
+                f"{w_hr.shape} read from {names[4]}; got {value.shape}"
+            )
+    weights = LSTMWeights(w_ih.T.copy(), w_hh.T.copy(), b_ih + b_hh)
+    _check_projected(weights, w_hr.T)
+    return weights, w_hr.T.copy()
+
+
+def lstm_projected_to_torch(
+    weights: LSTMWeights, projection, suffix: str = "_l0"
+) -> dict:
+    """``(LSTMWeights, projection)`` -> the five ``nn.LSTM(proj_size=P)``
+    arrays.
+
+    ``weights``: kernel (D, 4H), recurrent_kernel (P, 4H), bias (4H,);
+    ``projection``: (H, P). Returns ``{weight_ih (4H, D), weight_hh (4H, P),
+    bias_ih (4H,), bias_hh (4H,) = 0, weight_hr (P, H)}`` with ``suffix``
+    appended to each name; load with ``torch.from_numpy``.
+    """
+    _check_projected(weights, projection)
+    bias = np.asarray(weights.bias)
+    return {
+        "weight_ih" + suffix: np.asarray(weights.kernel).T.copy(),
+        "weight_hh" + suffix: np.asarray(weights.recurrent_kernel).T.copy(),
+        "bias_ih" + suffix: bias.copy(),
+        "bias_hh" + suffix: np.zeros_like(bias),
+        "weight_hr" + suffix: np.asarray(projection).T.copy(),
+    }
+
+
+__all__ += [
+    "lstm_projected_from_tf1",
+    "lstm_projected_from_torch",
+    "lstm_projected_to_tf1",
+    "lstm_projected_to_torch",
+]

@@ -236,14 +236,14 @@ def _directions_of(layers):
             out.append((entry,))
         elif (
             isinstance(entry, (list, tuple))
-            and len(entry) == 2
+            and len(entry) in (1, 2)
             and all(hasattr(w, "_fields") for w in entry)
         ):
-            out.append(tuple(entry))
+            out.append(tuple(entry))  # (forward,): rnnbook.convert's stacks
         else:
             raise ValueError(
-                f"layer {number} must be a weights tuple (e.g. LSTMWeights) "
-                f"or a pair (forward, backward) of them; got "
+                f"layer {number} must be a weights tuple (e.g. LSTMWeights), "
+                f"a pair (forward, backward) of them, or (forward,); got "
                 f"{type(entry).__name__}"
             )
     if len({len(entry) for entry in out}) != 1:
@@ -263,9 +263,11 @@ def unroll(forward, x, layers, lengths=None) -> Unrolled:
             contract).
         x: inputs, shape (N, T, D).
         layers: one entry per layer, from the input up: the layer's weights
-            (one direction) or a pair ``(forward, backward)`` of weights.
-            Layer ``l + 1`` reads layer ``l``'s ``h_t`` (both directions,
-            concatenated, for two).
+            (one direction) or a pair ``(forward, backward)`` of weights
+            (``(forward,)`` is one direction too, so the stacks of
+            :mod:`rnnbook.convert`, ``lstm_stack_from_torch(...)``, fit
+            as they are). Layer ``l + 1`` reads layer ``l``'s ``h_t``
+            (both directions, concatenated, for two).
         lengths: valid steps per sequence, shape (N,). ``None``: every
             step is data, padding included (a layer not told the lengths;
             a backward direction then starts at step ``T``). Given: the

@@ -169,25 +169,42 @@ def rnn_forward(x, weights: RNNWeights, lengths=None, initial_state=None):
     return outputs, h_n
 
 
-def lstm_forward(x, weights: LSTMWeights, lengths=None, initial_state=None):
-    """LSTM over a padded batch (gates ``i, f, g, o``).
+def lstm_forward(
+    x, weights: LSTMWeights, lengths=None, initial_state=None, projection=None
+):
+    """LSTM over a padded batch (gates ``i, f, g, o``), optionally with a
+    projection.
 
     Args:
         x: inputs, shape (N, T, D).
         weights: an :class:`LSTMWeights` (kernel (D, 4H), recurrent_kernel
-            (H, 4H), bias (4H,)).
+            (H, 4H), bias (4H,)); with a projection the recurrent kernel
+            reads the projected ``h``, so it is (P, 4H).
         lengths: valid steps per sequence, shape (N,), each in ``1..T``;
             ``None`` means all T.
         initial_state: ``(h_0, c_0)``, each (N, H); zeros when ``None``.
+            With a projection ``h_0`` is (N, P).
+        projection: ``None``, or a matrix of shape (H, P): then
+            ``h_t = (o_t * tanh(c_t)) @ projection``, which is what TF1's
+            ``LSTMCell(num_proj=P)`` (its ``projection/kernel``) and
+            PyTorch's ``nn.LSTM(proj_size=P)`` (``weight_hr_l0.T``)
+            compute. ``c_t`` keeps H units.
 
     Returns:
-        ``(outputs, (h_n, c_n))``: outputs (N, T, H), zero past each length;
-        ``h_n`` and ``c_n`` (N, H), hidden and cell state at the last
-        valid step.
+        ``(outputs, (h_n, c_n))``: outputs (N, T, H), or (N, T, P) with a
+        projection, zero past each length; ``h_n`` (N, H) or (N, P) and
+        ``c_n`` (N, H), hidden and cell state at the last valid step.
     """
-    x, lengths, units, state = _prepare(
-        x, lengths, weights, 4, initial_state, 2
-    )
+    if projection is None:
+        x, lengths, units, state = _prepare(
+            x, lengths, weights, 4, initial_state, 2
+        )
+        width = units
+    else:
+        x, lengths, units, width, state = _prepare_projected(
+            x, lengths, weights, initial_state, projection
+        )
+        projection = np.asarray(projection)
     check_weight("bias", weights.bias, (4 * units,))
 
     def step(x_t, state):
@@ -196,10 +213,65 @@ def lstm_forward(x, weights: LSTMWeights, lengths=None, initial_state=None):
         i, f, g, o = np.split(z, 4, axis=-1)
         c_t = sigmoid(f) * c + sigmoid(i) * np.tanh(g)
         h_t = sigmoid(o) * np.tanh(c_t)
+        if projection is not None:
+            h_t = h_t @ projection
         return h_t, c_t
 
-    outputs, (h_n, c_n) = _run(x, lengths, state, units, step)
+    outputs, (h_n, c_n) = _run(x, lengths, state, width, step)
     return outputs, (h_n, c_n)
+
+
+def _prepare_projected(x, lengths, weights, initial_state, projection):
+    """The checks of :func:`lstm_forward` with a projection (H, P).
+
+    Returns ``(x, lengths, H, P, (h_0 (N, P), c_0 (N, H)))``.
+    """
+    x = check_sequences(x)
+    batch, steps, features = x.shape
+    projection = np.asarray(projection)
+    if projection.ndim != 2 or 0 in projection.shape:
+        raise ValueError(
+            "projection must have shape (H, P) = (cell units, projected "
+            f"units), both at least 1; got shape {projection.shape}"
+        )
+    units, width = projection.shape
+    kernel = np.asarray(weights.kernel)
+    if kernel.shape != (features, 4 * units):
+        raise ValueError(
+            f"kernel must have shape (D, 4H) = {(features, 4 * units)}, with "
+            f"H = {units} read from the projection {projection.shape} = "
+            f"(H, P); got {kernel.shape}"
+        )
+    recurrent = np.asarray(weights.recurrent_kernel)
+    if recurrent.shape != (width, 4 * units):
+        raise ValueError(
+            f"with a projection of shape {projection.shape} = (H, P), "
+            f"recurrent_kernel must have shape (P, 4H) = {(width, 4 * units)}"
+            f": the recurrence reads the projected h; got {recurrent.shape}"
+        )
+    lengths = check_lengths(lengths, batch, steps)
+    if initial_state is None:
+        state = (
+            np.zeros((batch, width), dtype=x.dtype),
+            np.zeros((batch, units), dtype=x.dtype),
+        )
+    else:
+        if (
+            not isinstance(initial_state, (tuple, list))
+            or len(initial_state) != 2
+        ):
+            raise ValueError(
+                "initial_state must be (h_0, c_0): h_0 (N, P) and c_0 (N, H)"
+            )
+        state = tuple(
+            check_weight(f"initial_state {name}", s, shape).astype(
+                x.dtype, copy=False
+            )
+            for name, s, shape in zip(
+                ("h_0", "c_0"), initial_state, ((batch, width), (batch, units))
+            )
+        )
+    return x, lengths, units, width, state
 
 
 def gru_forward(x, weights: GRUWeights, lengths=None, initial_state=None):
