@@ -19,10 +19,19 @@ It also makes each image a link to its own file, so a reader on a phone
 the chapters save figures at 200 dpi (chapters/matplotlibrc), about twice
 the width at which a desktop page shows them. Sphinx does this by itself
 only for images given a width or a scale.
+
+And it shows each PNG at its size on paper (CSS's 96 px to the inch: its
+width in pixels x 96 / its dpi), never wider than the text column: a
+browser shows an image one image pixel per CSS pixel, so a 4.5-inch
+diagram at 200 dpi (900 px) was stretched to the column's 672 px, its
+9-pt text 19 px tall and its pixels too few for a high-density screen.
+At its size on paper 9-pt text is 12 px and every figure has about two
+image pixels per CSS pixel (tests/test_site.py measures both).
 """
 
 from __future__ import annotations
 
+import os
 import posixpath
 
 from docutils import nodes
@@ -83,6 +92,30 @@ def _full_size_uri(app, image: nodes.image, docname: str) -> str | None:
     return posixpath.join(images, app.env.images[source][1])
 
 
+CSS_PX_PER_INCH = 96
+
+
+def _paper_width(app, image: nodes.image) -> str | None:
+    """`NNpx`, the width at which a PNG of known dpi is its size on paper;
+    None for an image given a width or scale, or of unknown dpi."""
+    if image.get("width") or image.get("scale"):
+        return None
+    source = image.get("candidates", {}).get("*", image.get("uri"))
+    if not source or not source.lower().endswith(".png"):
+        return None
+    from PIL import Image
+
+    try:
+        with Image.open(os.path.join(app.srcdir, source)) as png:
+            dpi = png.info.get("dpi", (None,))[0]
+            width = png.width
+    except OSError:
+        return None
+    if not dpi:
+        return None
+    return f"{round(width * CSS_PX_PER_INCH / float(dpi))}px"
+
+
 def _describe_and_link(app, doctree, docname):
     if app.builder.format != "html":
         return
@@ -99,6 +132,9 @@ def _describe_and_link(app, doctree, docname):
                 type="figures",
                 subtype="alt",
             )
+        width = _paper_width(app, image)
+        if width:
+            image["width"] = width
         if isinstance(image.parent, nodes.reference):
             continue
         target = _full_size_uri(app, image, docname)

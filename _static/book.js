@@ -64,6 +64,8 @@
     });
     // Tabs and dropdowns reveal tables that had no width while hidden.
     document.addEventListener("click", () => requestAnimationFrame(updateAll));
+    // A dropdown (<details>) opened by a click, a key or a script.
+    document.addEventListener("toggle", updateAll, true);
   }
 
   if (document.readyState === "loading") {

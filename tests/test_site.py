@@ -391,6 +391,19 @@ _INSPECT = """async () => {
     if (m) { raw.push(n.textContent.trim().slice(0, 80)); }
   }
   const math = Array.from(article.querySelectorAll('.math'));
+  // Figures in a tab not chosen or a folded block are measured shown.
+  const style = document.createElement('style');
+  style.textContent = '.sd-tab-content { display: block !important; }';
+  document.head.appendChild(style);
+  const closed = Array.from(document.querySelectorAll('details:not([open])'));
+  closed.forEach(d => d.open = true);
+  const measured = figures.map(img => ({
+      src: img.getAttribute('src'), url: img.src,
+      alt: img.getAttribute('alt'),
+      natural: img.naturalWidth, shown: img.getBoundingClientRect().width,
+      link: img.closest('a') ? img.closest('a').href : null}));
+  closed.forEach(d => d.open = false);
+  style.remove();
   return {
     title: document.title,
     text: main.innerText,
@@ -398,11 +411,7 @@ _INSPECT = """async () => {
       src: img.getAttribute('src'), complete: img.complete,
       width: img.naturalWidth, height: img.naturalHeight,
       inArticle: main.contains(img)})),
-    figures: figures.map(img => ({
-      src: img.getAttribute('src'), url: img.src,
-      alt: img.getAttribute('alt'),
-      natural: img.naturalWidth, shown: img.getBoundingClientRect().width,
-      link: img.closest('a') ? img.closest('a').href : null})),
+    figures: measured,
     errorOutputs: Array.from(main.querySelectorAll(
         '.output.stderr, .output.traceback, .output.error, div.stderr, '
         + '.cell_output .traceback'
@@ -495,9 +504,12 @@ _CODE_BOXES = """() => {
 
 # At 390 px: does the page scroll sideways, and can every table be read?
 _PHONE = """async () => {
-  // book.js updates the tables' hints on resize (a timer, not a frame: see
-  // _MODE).
-  await new Promise(r => setTimeout(r, 100));
+  // Folded blocks (dropdowns) are opened so their tables are checked too;
+  // book.js updates the tables' hints on resize and when a block opens
+  // (waited for with a timer, not a frame: see _MODE).
+  const closed = Array.from(document.querySelectorAll('details:not([open])'));
+  closed.forEach(d => d.open = true);
+  await new Promise(r => setTimeout(r, 150));
   const doc = document.scrollingElement;
   const article = document.querySelector('article') || document.body;
   const shown = e => e.getClientRects().length > 0;
@@ -530,8 +542,10 @@ _PHONE = """async () => {
         insidePage: box.getBoundingClientRect().right <= doc.clientWidth + 1,
       };
     });
-  return {scrollWidth: doc.scrollWidth, clientWidth: doc.clientWidth,
-          sticking: sticking, tables: tables};
+  const result = {scrollWidth: doc.scrollWidth, clientWidth: doc.clientWidth,
+                  sticking: sticking, tables: tables};
+  closed.forEach(d => d.open = false);
+  return result;
 }"""
 
 
@@ -865,23 +879,6 @@ MIN_TEXT_PX = 10
 # A figure's file is at least 1.5 times as wide as it is shown on a desktop,
 # so it stays sharp on a high-density screen and when opened full size.
 MIN_SHARPNESS = 1.5
-# TEMPORARY: chapters whose figures are too wide in inches to be legible at
-# the page's width; the fix is in the chapter (owned by its helper), and the
-# test fails again (strict) once it lands, so the entry must then leave.
-# Chapter 6: plot_curves() makes figures 9 in wide (figsize=(9, 3.2)): 9-pt
-# text is 9.4 px at the 672 px a desktop page shows; 8.4 in or less fits.
-TOO_WIDE = {
-    "chapters/06_which_one_do_i_use": "plot_curves figsize=(9, 3.2)",
-}
-LEGIBLE_PAGES = [
-    pytest.param(
-        name,
-        marks=pytest.mark.xfail(strict=True, reason=TOO_WIDE[name]),
-    )
-    if name in TOO_WIDE
-    else name
-    for name in PAGES
-]
 
 
 def _file_of(src: str, page_name: str) -> Path:
@@ -910,7 +907,7 @@ def test_figures_have_alt_text_and_open_full_size(visits, page_name):
     assert not problems, f"{page_name}.html:\n" + "\n".join(problems)
 
 
-@pytest.mark.parametrize("page_name", LEGIBLE_PAGES)
+@pytest.mark.parametrize("page_name", PAGES)
 def test_figures_are_legible_at_their_displayed_size(visits, page_name):
     """Measured at 1280 px: the image's width in the page (`shown`), its
     width in pixels (`natural`) and its resolution (the PNG's dpi, which
