@@ -17,7 +17,7 @@ export IPYTHONDIR := $(CURDIR)/code/booktools/ipython
 # The book's machinery (code/booktools) is not installed: it runs from the checkout.
 TOOLS  := PYTHONPATH=$(CURDIR)/code $(PY)
 
-.PHONY: book test bench mutants assignments notebooks format setup sync clean help
+.PHONY: book test bench mutants assignments notebooks format setup sync clean help pdf
 .DEFAULT_GOAL := help
 
 help:
@@ -30,6 +30,7 @@ help:
 	@echo "make notebooks  the reader notebooks again from the last build (make book writes them) into $(BUILD)/html/notebooks"
 	@echo "make format reformat the chapters' code, code/ and tests/ to 79 characters (ruff)"
 	@echo "make sync   re-pair chapters/*.md with chapters/*.ipynb after editing (jupytext --sync)"
+	@echo "make pdf    the whole book as one PDF, printed from the site by Chromium, into $(BUILD)/pdf"
 	@echo "make clean  remove the build folder (keeps .venv)"
 
 setup: $(READY)
@@ -83,3 +84,26 @@ sync: $(READY)
 
 clean:
 	rm -rf $(BUILD)
+
+# --- The site for every reader (issue 19) -----------------------------------------------------
+
+# axe-core, the accessibility engine the browser test injects into every page, pinned in
+# package.json / package-lock.json and installed from the npm registry (never from a CDN).
+# Without npm the accessibility test is skipped with a hint (under CI it fails).
+AXE := node_modules/axe-core/axe.min.js
+$(AXE): package.json package-lock.json
+	@if command -v npm >/dev/null 2>&1; then \
+	  npm ci --no-audit --no-fund --loglevel=error && touch $(AXE); \
+	else \
+	  echo "npm is missing (it comes with Node.js): the accessibility test will be skipped"; \
+	fi
+
+test: $(AXE)
+
+# The book as one PDF from the built site: Chromium prints every page in toc order, pypdf joins
+# them (code/booktools/pdf.py), then tests/test_pdf.py checks the result.
+PDF := $(BUILD)/pdf/outputs-versus-states.pdf
+pdf: book
+	$(TOOLS) -m booktools.pdf --root . --html $(BUILD)/html --out $(PDF)
+	RNNBOOK_PDF=$(PDF) $(PY) -m pytest -q tests/test_pdf.py
+	@echo "The PDF is at $(CURDIR)/$(PDF)"

@@ -1,9 +1,10 @@
 """Write each <script> once per page.
 
-Sphinx 7.4 registers an inline script that an extension adds after the HTML builder starts
-(sphinx-thebe's `const THEBE_JS_URL = ...`, sphinx-togglebutton's selector) twice: once with
-filename None and again, in `prepare_writing`, with filename ''. The second `const` declaration
-is a JavaScript error in every page's console. This drops the repeated copies.
+Sphinx 7.4 registers an inline script that an extension adds after the HTML
+builder starts (sphinx-thebe's `const THEBE_JS_URL = ...`,
+sphinx-togglebutton's selector) twice: once with filename None and again, in
+`prepare_writing`, with filename ''. The second `const` declaration is a
+JavaScript error in every page's console. This drops the repeated copies.
 """
 
 
@@ -13,7 +14,10 @@ def _unique_scripts(app, pagename, templatename, context, doctree):
         return
     seen, unique = set(), []
     for script in scripts:
-        key = (script.filename or "", tuple(sorted((k, str(v)) for k, v in script.attributes.items())))
+        key = (
+            script.filename or "",
+            tuple(sorted((k, str(v)) for k, v in script.attributes.items())),
+        )
         if key not in seen:
             seen.add(key)
             unique.append(script)

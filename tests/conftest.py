@@ -38,3 +38,33 @@ def pytest_collection_modifyitems(config, items):
     for item in items:
         if item.get_closest_marker("sweep"):
             item.add_marker(skip)
+
+
+def pytest_terminal_summary(terminalreporter):
+    """One line at the end of the run: what axe-core found on the site
+    (tests/test_site.py records it per page and colour mode), including the
+    findings excluded as the theme's (AXE_EXCLUSIONS), so none is hidden."""
+    runs, counts, excluded, version = 0, {}, {}, "?"
+    for reports in terminalreporter.stats.values():
+        for report in reports:
+            for key, value in getattr(report, "user_properties", []):
+                if key != "axe" or getattr(report, "when", "") != "call":
+                    continue
+                runs += 1
+                version = value["version"]
+                for impact, n in value["counts"].items():
+                    counts[impact] = counts.get(impact, 0) + n
+                for what, n in value["excluded"].items():
+                    excluded[what] = excluded.get(what, 0) + n
+    if not runs:
+        return
+    found = ", ".join(
+        f"{counts.get(impact, 0)} {impact}"
+        for impact in ("critical", "serious", "moderate", "minor")
+    )
+    kept_out = "; ".join(f"{w}: {n}" for w, n in excluded.items())
+    terminalreporter.write_line(
+        f"axe-core {version}: {runs} page views (light and dark): {found}; "
+        f"{sum(excluded.values())} excluded as the theme's"
+        + (f" ({kept_out})" if kept_out else "")
+    )

@@ -17,9 +17,7 @@ WIDTH = 79
 
 # TEMPORARY: files still being revised this round; each leaves the list when
 # its revision lands.
-PENDING = {
-    "tests/test_site.py",
-}
+PENDING: set[str] = set()
 
 
 def _long_lines(lines):
