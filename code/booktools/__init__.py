@@ -17,7 +17,9 @@ same in ``tests/conftest.py``. The book's kernels run with the IPython profile
 in ``code/booktools/ipython`` (:func:`kernel_environment`).
 """
 
+import multiprocessing
 import os
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 PROFILE = Path(__file__).resolve().parent / "ipython"
@@ -29,3 +31,13 @@ def kernel_environment() -> None:
     output out of notebooks, and no TensorFlow C++ log lines."""
     os.environ.setdefault("IPYTHONDIR", str(PROFILE))
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+
+def worker_pool(jobs: int) -> ProcessPoolExecutor:
+    """A pool of ``jobs`` worker processes that are spawned, not forked: the
+    caller (pytest, with kernels and their threads already running) may hold
+    a lock at fork time, and a forked child then waits on it for ever (seen:
+    a test session hung)."""
+    return ProcessPoolExecutor(
+        max_workers=jobs, mp_context=multiprocessing.get_context("spawn")
+    )

@@ -33,17 +33,15 @@ from __future__ import annotations
 
 import argparse
 import json
-import multiprocessing
 import os
 import shutil
 import sys
 import tempfile
 import time
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from . import kernel_environment
+from . import kernel_environment, worker_pool
 from .toc import toc_chapters
 
 CATALOG = Path("tests") / "mutants"
@@ -311,12 +309,6 @@ def run_mutant(root: str | Path, mutant: Mutant, timeout: int = 300) -> Result:
 # The whole catalog
 
 
-# Worker processes are spawned, not forked: the caller (pytest, with kernels
-# and their threads already running) may hold a lock at fork time, and a
-# forked child then waits on it for ever (seen: a test session hung).
-_SPAWN = multiprocessing.get_context("spawn")
-
-
 def _run_one(args) -> Result:
     root, mutant, timeout = args
     return run_mutant(root, mutant, timeout)
@@ -326,7 +318,7 @@ def run_catalog(root, mutants, jobs=2, timeout=300, report=print):
     """Run every mutant, ``jobs`` at a time; call ``report`` with each line
     as results arrive; return the results in catalog order."""
     results = {}
-    with ProcessPoolExecutor(max_workers=jobs, mp_context=_SPAWN) as pool:
+    with worker_pool(jobs) as pool:
         work = [(str(root), m, timeout) for m in mutants]
         for result in pool.map(_run_one, work):
             results[result.id] = result

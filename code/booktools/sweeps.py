@@ -60,14 +60,14 @@ from __future__ import annotations
 import argparse
 import csv
 import json
-import multiprocessing
 import os
 import sys
 import tempfile
 import time
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+
+from . import worker_pool
 
 SEED_VARIABLE = "RNNBOOK_SEED"
 DIRECTIONS = (">", "<")
@@ -236,12 +236,6 @@ def _run_one(args) -> Run:
     return run_chapter(*args)
 
 
-# Worker processes are spawned, not forked: the caller (pytest, with kernels
-# and their threads already running) may hold a lock at fork time, and a
-# forked child then waits on it for ever (seen: a test session hung).
-_SPAWN = multiprocessing.get_context("spawn")
-
-
 def sweep(
     chapter: str | Path,
     seeds,
@@ -255,7 +249,7 @@ def sweep(
     seeds = list(seeds)
     work = [(str(chapter), seed, timeout, code) for seed in seeds]
     runs = []
-    with ProcessPoolExecutor(max_workers=jobs, mp_context=_SPAWN) as pool:
+    with worker_pool(jobs) as pool:
         for run in pool.map(_run_one, work):
             runs.append(run)
             if report:
