@@ -31,6 +31,7 @@ from toc import ROOT
 # chapter file name: (number of seeds, the margin every threshold must keep)
 SWEEPS = {
     "06_which_one_do_i_use": (20, 0.02),
+    "09_attention_and_generation": (20, 0.02),
     "10_carrying_the_state": (20, 0.02),
 }
 OUT = ROOT / "_build" / "sweeps"

@@ -19,20 +19,17 @@ page checks that need no browser.
 
 from __future__ import annotations
 
-import functools
-import http.server
 import json
 import os
 import re
 import subprocess
 import sys
-import threading
 import urllib.request
 from pathlib import Path
 
 import pytest
 import yaml
-
+from booktools.pdf import serve
 from toc import ROOT, toc_chapters, toc_files
 
 BUILD = ROOT / "_build"
@@ -279,23 +276,6 @@ def test_landing_page_is_plain_markdown():
 # -------------------------------------------------------------- the browser
 
 
-class _QuietHandler(http.server.SimpleHTTPRequestHandler):
-    def log_message(self, *args):
-        pass
-
-
-class _QuietServer(http.server.ThreadingHTTPServer):
-    daemon_threads = True
-
-    def handle_error(self, request, client_address):
-        """A page closed while a file was still being sent is not an error
-        of the site."""
-        if not isinstance(
-            sys.exc_info()[1], (ConnectionResetError, BrokenPipeError)
-        ):
-            super().handle_error(request, client_address)
-
-
 @pytest.fixture(scope="module")
 def site(build):
     """Serve the built HTML on 127.0.0.1 (a free port) from a thread; yield
@@ -305,13 +285,8 @@ def site(build):
             "the build wrote no site "
             "(see test_the_book_builds_without_warnings)"
         )
-    handler = functools.partial(_QuietHandler, directory=str(HTML))
-    server = _QuietServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
-    server.server_close()
+    with serve(HTML) as base:  # the server that make pdf prints from
+        yield base
 
 
 def _missing_browser(reason):
