@@ -32,12 +32,21 @@ killed at its expected cell.
 from __future__ import annotations
 
 import argparse
+import ast
+import functools
+import importlib
+import itertools
 import json
 import os
+import pickle
+import select
 import shutil
+import signal
 import sys
 import tempfile
 import time
+from collections import deque
+from concurrent.futures import FIRST_COMPLETED, wait
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -209,7 +218,7 @@ def coverage_problems(root: str | Path, mutants: list[Mutant]) -> list[str]:
 
 
 # --------------------------------------------------------------------------
-# Running one mutant
+# Running one mutant in a fresh kernel
 
 
 def _scratch_copy(root: Path, scratch: Path) -> None:
@@ -298,31 +307,424 @@ def run_mutant(root: str | Path, mutant: Mutant, timeout: int = 300) -> Result:
                 km.shutdown_kernel(now=True)
         seconds = time.perf_counter() - start
         failed = _first_error(notebook, target)
+    detail = "" if failed is None else _error_text(notebook.cells[failed])
+    return _verdict(mutant, failed, target, seconds, detail)
+
+
+def _verdict(mutant: Mutant, failed, target, seconds, detail) -> Result:
+    """``killed`` when the first failing cell is the expected one."""
     if failed is None:
         return Result(mutant.id, "survived", None, target, seconds)
-    detail = _error_text(notebook.cells[failed])
     verdict = "killed" if failed == target else "early"
     return Result(mutant.id, verdict, failed, target, seconds, detail)
+
+
+# --------------------------------------------------------------------------
+# Running a chapter's mutants in forks of one warmed-up process
+#
+# A fresh kernel spends 3-7 s importing NumPy, Matplotlib, TensorFlow, Keras
+# and PyTorch before the chapter's first line runs. A *zygote* pays that once
+# for several mutants of one chapter: it runs the chapter's first code cell
+# (its environment settings and imports) in an IPython shell, then forks one
+# child per mutant. Forking a process that has threads is only safe when no
+# thread can hold a lock the child needs: the zygote forks with no thread
+# beyond those it had once NumPy was imported (OpenBLAS's pool, which
+# OpenBLAS itself shuts down around a fork).
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """Mutants of one chapter run by one process, in forks of a zygote,
+    or (``forked`` false) each in a fresh kernel."""
+
+    chapter: str
+    mutants: tuple[Mutant, ...]
+    forked: bool = True
+
+
+@dataclass(frozen=True)
+class Retry:
+    """A zygote's answer when the first cell's statement ``stop_before``
+    started a thread: run the chunk again with a warm-up that stops before
+    that statement (the children still run the whole cell)."""
+
+    chapter: str
+    stop_before: int
+
+
+@dataclass
+class Zygote:
+    """A warmed-up IPython shell to fork children from."""
+
+    shell: object
+    code: Path  # the copy of ``code/`` the warm-up imported from
+    threads: int  # how many threads it may have when it forks
+    tracebacks: list  # (name, value) of each error shown, as a kernel would
+
+
+def _first_code_source(notebook) -> str | None:
+    cells = [c for c in notebook.cells if c.cell_type == "code"]
+    return cells[0].source if cells else None
+
+
+@functools.cache
+def _first_cell_span(path: Path) -> tuple[int, int] | None:
+    """Where the chapter's first code cell's source lies in its text."""
+    source = _first_code_source(read_notebook(path))
+    start = path.read_text().find(source) if source else -1
+    return (start, start + len(source)) if start >= 0 else None
+
+
+def changes_first_cell(root: str | Path, mutant: Mutant) -> bool:
+    """True when the mutation touches the chapter's first code cell: the
+    zygote runs that cell before the mutation exists, so such a mutant runs
+    in a fresh kernel instead."""
+    if mutant.file != mutant.chapter:
+        return False
+    path = Path(root).resolve() / mutant.chapter
+    span = _first_cell_span(path)
+    if span is None:  # not found verbatim: compare the parsed cells
+        import jupytext
+
+        mutated = jupytext.reads(mutated_text(root, mutant), fmt="md:myst")
+        before = _first_code_source(read_notebook(path))
+        return _first_code_source(mutated) != before
+    start = path.read_text().find(mutant.find)
+    return start <= span[1] and start + len(mutant.find) >= span[0]
+
+
+def cell_statements(source: str) -> list[str]:
+    """A cell's top-level statements, each as source text to run alone
+    (statements that share a line stay together); the whole cell as one
+    when it does not parse."""
+    try:
+        tree = ast.parse(source)
+    except SyntaxError:
+        return [source]
+    lines = source.splitlines(keepends=True)
+    spans: list[list[int]] = []
+    for node in tree.body:
+        decorators = getattr(node, "decorator_list", [])
+        first = min([node.lineno] + [d.lineno for d in decorators])
+        if spans and first <= spans[-1][1]:
+            spans[-1][1] = max(spans[-1][1], node.end_lineno)
+        else:
+            spans.append([first, node.end_lineno])
+    return ["".join(lines[a - 1 : b]) for a, b in spans]
+
+
+def _thread_count() -> int:
+    return len(os.listdir("/proc/self/task"))
+
+
+def _silence_output(path: str) -> None:
+    """Send this process's standard output and error (Python's and the C
+    libraries') to ``path``, and read standard input from nothing."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+    os.dup2(fd, 1)
+    os.dup2(fd, 2)
+    os.close(fd)
+    devnull = os.open(os.devnull, os.O_RDONLY)
+    os.dup2(devnull, 0)
+    os.close(devnull)
+
+
+def _new_shell():
+    """An IPython shell as a kernel has one: the inline Matplotlib backend,
+    no history (its database has a thread), and every traceback it shows
+    recorded (a kernel sends each as an error output, e.g. a figure that
+    fails to draw after its cell ran)."""
+    from IPython.core.interactiveshell import InteractiveShell
+    from traitlets.config import Config
+
+    # What ipykernel sets, unless the caller chose a backend.
+    os.environ.setdefault(
+        "MPLBACKEND", "module://matplotlib_inline.backend_inline"
+    )
+    config = Config()
+    config.HistoryManager.enabled = False
+    shell = InteractiveShell.instance(config=config)
+    tracebacks = []
+    show = shell._showtraceback
+
+    def record(etype, evalue, stb):
+        tracebacks.append((etype.__name__, str(evalue)))
+        show(etype, evalue, stb)
+
+    shell._showtraceback = record
+    return shell, tracebacks
+
+
+def _run_cell(shell, tracebacks, source) -> str | None:
+    """Run one cell; the first error it showed (``Name: value``, as a
+    kernel's error output says it), or None."""
+    tracebacks.clear()
+    result = shell.run_cell(source, store_history=False)
+    error = result.error_before_exec or result.error_in_exec
+    if error is not None and not tracebacks:
+        tracebacks.append((type(error).__name__, str(error)))
+    if not tracebacks:
+        return None
+    name, value = tracebacks[0]
+    return " ".join(f"{name}: {value}".split())[:300]
+
+
+def start_zygote(root: Path, scratch: Path, chapter: str, stop_before):
+    """Copy the book to ``scratch``, run the first ``stop_before`` (all when
+    None) statements of the chapter's first code cell there, unmutated;
+    return a :class:`Zygote`, a :class:`Retry` (a statement started a
+    thread) or None (a statement failed: use kernels)."""
+    _scratch_copy(root, scratch)
+    os.chdir(scratch / "chapters")  # Matplotlib reads ./matplotlibrc
+    code = scratch / "code"
+    sys.path.insert(0, str(code))
+    _silence_output(os.devnull)
+    import numpy  # noqa: F401  (its BLAS threads are fork-safe)
+
+    threads = _thread_count()
+    shell, tracebacks = _new_shell()
+    source = _first_code_source(read_notebook(scratch / chapter)) or ""
+    statements = cell_statements(shell.transform_cell(source))
+    for k, statement in enumerate(statements[:stop_before]):
+        if _run_cell(shell, tracebacks, statement) is not None:
+            return None
+        if _thread_count() > threads:
+            return Retry(chapter, k)
+    shell.reset(new_session=False)  # each child starts with no variables
+    return Zygote(shell, code, threads, tracebacks)
+
+
+def _use_scratch_code(zygote: Zygote, code: Path) -> None:
+    """Import the book's modules from ``code`` (the mutated copy) from now
+    on: every module the zygote imported from its own copy is dropped."""
+    own = str(zygote.code)
+    for name, module in list(sys.modules.items()):
+        file = getattr(module, "__file__", None) or ""
+        if file.startswith(own + os.sep):
+            del sys.modules[name]
+    sys.path[:] = [str(code)] + [p for p in sys.path if p != own]
+    paths = [str(code)] + [p for p in [os.environ.get("PYTHONPATH")] if p]
+    os.environ["PYTHONPATH"] = os.pathsep.join(paths)
+    importlib.invalidate_caches()
+
+
+def run_in_child(zygote: Zygote, root: Path, mutant: Mutant, scratch: Path):
+    """In a forked child: apply ``mutant`` in ``scratch`` and run its
+    chapter's cells up to the expected one in the zygote's shell."""
+    try:
+        _scratch_copy(root, scratch)
+        (scratch / mutant.file).write_text(mutated_text(root, mutant))
+        notebook = read_notebook(scratch / mutant.chapter)
+        target = expected_cell(notebook, mutant)
+    except CatalogError as error:
+        return Result(mutant.id, "error", None, None, 0.0, str(error))
+    _use_scratch_code(zygote, scratch / "code")
+    os.chdir(scratch / "chapters")
+    for k, cell in enumerate(notebook.cells[: target + 1]):
+        if cell.cell_type != "code":
+            continue
+        error = _run_cell(zygote.shell, zygote.tracebacks, cell.source)
+        if error is not None:
+            return _verdict(mutant, k, target, 0.0, error)
+    return _verdict(mutant, None, target, 0.0, "")
+
+
+def _child(zygote, root, mutant, scratch, write_fd) -> None:
+    """The forked child's whole life: run the mutant, send the result
+    through ``write_fd``, exit without running the parent's exit handlers."""
+    try:
+        os.setpgid(0, 0)  # its own group: a timeout kills its children too
+        _silence_output(str(scratch / "output.txt"))
+        result = run_in_child(zygote, root, mutant, scratch)
+    except BaseException as error:  # noqa: BLE001  (reported, not raised)
+        detail = f"{type(error).__name__}: {error}"[:300]
+        result = Result(mutant.id, "error", None, None, 0.0, detail)
+    try:
+        with os.fdopen(write_fd, "wb") as pipe:
+            pickle.dump(result, pipe)
+    finally:
+        os._exit(0)
+
+
+def _kill_group(pid: int) -> None:
+    try:
+        os.killpg(pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
+def _wait_for_child(pid: int, read_fd: int, timeout: float):
+    """What the child sent, once it has exited; None when it ran past
+    ``timeout`` seconds (it is killed, with its own children)."""
+    deadline = time.monotonic() + timeout
+    data = b""
+    while True:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            _kill_group(pid)
+            os.waitpid(pid, 0)
+            return None
+        ready, _, _ = select.select([read_fd], [], [], min(left, 0.5))
+        chunk = os.read(read_fd, 1 << 16) if ready else b""
+        data += chunk
+        if ready and not chunk:  # end of file: the child is exiting
+            os.waitpid(pid, 0)
+            break
+        if not ready and os.waitpid(pid, os.WNOHANG)[0]:
+            data += _read_available(read_fd)  # it exited; a process it
+            break  # started may still hold the pipe open
+    _kill_group(pid)  # anything it started and left running
+    return data
+
+
+def _read_available(fd: int) -> bytes:
+    os.set_blocking(fd, False)
+    try:
+        return os.read(fd, 1 << 16)
+    except BlockingIOError:
+        return b""
+
+
+def _output_tail(path: Path) -> str:
+    try:
+        lines = path.read_text(errors="replace").strip().splitlines()
+    except OSError:
+        return ""
+    return f"; its last output: {lines[-1]}" if lines else ""
+
+
+def run_forked(zygote: Zygote, root: Path, mutant: Mutant, timeout) -> Result:
+    """Fork a child of ``zygote`` to run ``mutant``; wait for its verdict
+    (``error`` when it dies or runs past ``timeout`` seconds)."""
+    start = time.perf_counter()
+    scratch = Path(tempfile.mkdtemp(prefix=f"mutant-{mutant.id}-"))
+    read_fd, write_fd = os.pipe()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    pid = os.fork()
+    if pid == 0:
+        os.close(read_fd)
+        _child(zygote, root, mutant, scratch, write_fd)
+    os.close(write_fd)
+    try:
+        data = _wait_for_child(pid, read_fd, timeout)
+        tail = _output_tail(scratch / "output.txt")
+    finally:
+        os.close(read_fd)
+        shutil.rmtree(scratch, ignore_errors=True)
+    seconds = time.perf_counter() - start
+    if data is None:
+        detail = f"timed out after {timeout} s{tail}"
+        return Result(mutant.id, "error", None, None, seconds, detail[:300])
+    try:
+        result = pickle.loads(data)
+    except Exception:  # noqa: BLE001  (it died before sending a result)
+        detail = f"the forked child died{tail}"
+        return Result(mutant.id, "error", None, None, seconds, detail[:300])
+    result.seconds = seconds
+    return result
+
+
+def run_chunk(root, chunk: Chunk, timeout=300, stop_before=None):
+    """Run ``chunk`` in this process (a fresh one: it imports the chapter's
+    frameworks): its results in order, or a :class:`Retry`."""
+    root = Path(root).resolve()
+    if not chunk.forked:
+        return [run_mutant(root, m, timeout) for m in chunk.mutants]
+    with tempfile.TemporaryDirectory(prefix="mutants-zygote-") as tmp:
+        zygote = start_zygote(root, Path(tmp), chunk.chapter, stop_before)
+        if isinstance(zygote, Retry):
+            return zygote
+        results = []
+        for mutant in chunk.mutants:
+            if zygote is None or _thread_count() > zygote.threads:
+                results.append(run_mutant(root, mutant, timeout))
+            else:
+                results.append(run_forked(zygote, root, mutant, timeout))
+        return results
 
 
 # --------------------------------------------------------------------------
 # The whole catalog
 
 
-def _run_one(args) -> Result:
-    root, mutant, timeout = args
-    return run_mutant(root, mutant, timeout)
+#: Mutants per zygote: fewer, and more processes import the frameworks;
+#: more, and the last chunks keep one worker busy while the other idles.
+CHUNK = 6
 
 
-def run_catalog(root, mutants, jobs=2, timeout=300, report=print):
-    """Run every mutant, ``jobs`` at a time; call ``report`` with each line
-    as results arrive; return the results in catalog order."""
+def _split(items: list, size: int) -> list[list]:
+    """``items`` in consecutive parts of about ``size`` each, in order."""
+    parts = max(1, round(len(items) / size))
+    bounds = [len(items) * k // parts for k in range(parts + 1)]
+    return [items[a:b] for a, b in itertools.pairwise(bounds)]
+
+
+def plan(root, mutants, kernel=False, size=CHUNK) -> list[Chunk]:
+    """The work: each chapter's mutants in forked chunks of about ``size``
+    (the chapters taken in turn), then one kernel chunk for each mutant of
+    a first code cell (for every mutant with ``kernel``)."""
+    by_chapter: dict[str, list[Mutant]] = {}
+    alone = []
+    for mutant in mutants:
+        if kernel or changes_first_cell(root, mutant):
+            alone.append(Chunk(mutant.chapter, (mutant,), forked=False))
+        else:
+            by_chapter.setdefault(mutant.chapter, []).append(mutant)
+    parts = [_split(ms, size) for ms in by_chapter.values()]
+    forked = [
+        Chunk(part[0].chapter, tuple(part))
+        for turn in itertools.zip_longest(*parts)
+        for part in turn
+        if part
+    ]
+    return forked + alone
+
+
+def _run_chunk(args):
+    return run_chunk(*args)
+
+
+def _run_chunks(root, chunks, jobs, timeout):
+    """Run ``chunks``, ``jobs`` at a time, each in a fresh spawned process;
+    yield the results as chunks finish. A chunk answered with a
+    :class:`Retry` runs again, and its chapter's zygotes warm up less from
+    then on."""
+    pending = deque(chunks)
+    stop_before: dict[str, int] = {}
+    running = {}
+    with worker_pool(jobs, tasks_per_worker=1) as pool:
+        while pending or running:
+            while pending and len(running) < jobs:
+                chunk = pending.popleft()
+                stop = stop_before.get(chunk.chapter)
+                work = (str(root), chunk, timeout, stop)
+                running[pool.submit(_run_chunk, work)] = chunk
+            done, _ = wait(running, return_when=FIRST_COMPLETED)
+            for future in done:
+                chunk = running.pop(future)
+                outcome = future.result()
+                if isinstance(outcome, Retry):
+                    stop = stop_before.get(chunk.chapter, outcome.stop_before)
+                    stop_before[chunk.chapter] = min(stop, outcome.stop_before)
+                    pending.appendleft(chunk)
+                else:
+                    yield from outcome
+
+
+def run_catalog(
+    root, mutants, jobs=2, timeout=300, report=print, kernel=False
+):
+    """Run every mutant, ``jobs`` processes at a time (with ``kernel``,
+    each in a fresh kernel); call ``report`` with each line as results
+    arrive; return the results in catalog order."""
     results = {}
-    with worker_pool(jobs) as pool:
-        work = [(str(root), m, timeout) for m in mutants]
-        for result in pool.map(_run_one, work):
-            results[result.id] = result
-            report(format_result(result))
+    chunks = plan(root, mutants, kernel)
+    for result in _run_chunks(root, chunks, jobs, timeout):
+        results[result.id] = result
+        report(format_result(result))
     return [results[m.id] for m in mutants]
 
 
@@ -362,6 +764,11 @@ def main(argv: list[str] | None = None) -> int:
         default=[],
         help="only the mutant with this id (repeatable)",
     )
+    parser.add_argument(
+        "--kernel",
+        action="store_true",
+        help="run every mutant in a fresh kernel (slower; no zygotes)",
+    )
     parser.add_argument("--out", default=Path("_build") / "mutants", type=Path)
     args = parser.parse_args(argv)
 
@@ -391,7 +798,9 @@ def main(argv: list[str] | None = None) -> int:
         thin = []  # a partial run says nothing about the catalog's coverage
 
     start = time.perf_counter()
-    results = run_catalog(root, mutants, jobs=args.jobs, timeout=args.timeout)
+    results = run_catalog(
+        root, mutants, args.jobs, args.timeout, kernel=args.kernel
+    )
     killed = sum(r.verdict == "killed" for r in results)
     elapsed = time.perf_counter() - start
     args.out.mkdir(parents=True, exist_ok=True)
