@@ -15,14 +15,45 @@ cell that must fail once the mutation is in, by a line of that cell's source
       fails_at: "np.testing.assert_array_equal(state, last_valid)"
       why: without sequence_length the state is read after the padding
 
-:func:`run_mutant` copies ``chapters/`` and ``code/`` to a scratch folder,
-applies the mutation there, and executes the chapter in a fresh kernel (with
-the scratch ``code/`` first on ``PYTHONPATH``) only up to the expected cell.
-The mutant is *killed* when that cell raises and no cell before it did.
+Each mutant gets its own scratch copy of ``chapters/`` and ``code/`` with
+the mutation applied, and its chapter runs there only up to the expected
+cell (with the scratch ``code/`` imported first). The mutant is *killed*
+when that cell raises and no cell before it did.
+
+Two ways to run a mutant give the same verdicts:
+
+* in a fresh kernel (:func:`run_mutant`, through nbclient), as the book
+  build runs a chapter. Starting the kernel and importing the frameworks
+  costs 3-7 s a mutant.
+* in a fork of a *zygote* (:func:`run_chunk`), the default. The catalog is
+  split into chunks of about :data:`CHUNK` mutants of one chapter; each
+  chunk runs in a fresh spawned process, ``--jobs`` at a time. That process
+  creates an IPython shell set up as a kernel's (the inline Matplotlib
+  backend; a traceback it shows counts as the cell's error, as a kernel's
+  error output does) and runs the chapter's first code cell, unmutated:
+  its environment settings and imports. Then, one mutant at a time, it
+  forks a child that applies the mutation in its own scratch copy, drops
+  every module imported from ``code/`` (the mutation may be there), and
+  runs the chapter's code cells from the first up to the expected one in
+  the inherited shell, whose imports are already done. The zygote waits
+  for the child's verdict, or kills it after ``--timeout`` seconds
+  (verdict ``error``).
+
+  A fork is taken only while the zygote has no thread beyond NumPy's BLAS
+  pool (OpenBLAS stops its pool around a fork): a statement of the first
+  cell that starts a thread (a thread pool of TensorFlow, PyTorch's OpenMP,
+  ONNX Runtime) sends the chunk back, and that chapter's zygotes then run
+  the first cell only up to that statement; the children still run all of
+  it. A first cell that fails in the zygote sends its chunk to kernels.
+
+A mutation of the chapter's first code cell would be missed by a zygote
+(it ran that cell before the mutation existed): such a mutant runs in a
+fresh kernel, as every mutant does with ``--kernel``.
 
 Command line (``make mutants``)::
 
     python -m booktools.mutants [--jobs 2] [--chapter 02] [--id ID ...]
+                                [--timeout 300] [--kernel]
 
 prints one line per mutant and the kill score, writes
 ``_build/mutants/report.json``, and exits non-zero unless every mutant is
