@@ -7,10 +7,10 @@ chapter has enough mutants; running them all is `make mutants` (in CI).
 from __future__ import annotations
 
 import textwrap
+from collections import deque
 
 import pytest
 from booktools import mutants as M
-from booktools import worker_pool
 from toc import ROOT
 
 CATALOG = M.load_catalog(ROOT / M.CATALOG)
@@ -158,7 +158,10 @@ def test_forked_mutants_get_a_kernels_verdicts(tiny_book):
         _mutant(id="same", replace="return v + v"),
         _mutant(id="boom", replace="raise RuntimeError('boom')"),
     ]
-    assert [c.forked for c in M.plan(tiny_book, mutants)] == [True]
+    assert M.queues(tiny_book, mutants) == {
+        M.KERNELS: deque(),
+        "chapters/01_a.md": deque(mutants),
+    }
     results = _run(tiny_book, *mutants)
     assert (results["code"].verdict, results["code"].cell) == ("killed", 2)
     assert results["same"].verdict == "survived", results["same"]
@@ -197,15 +200,15 @@ def test_a_first_cell_mutant_runs_in_a_kernel(tiny_book):
     assert M.changes_first_cell(tiny_book, first)
     assert not M.changes_first_cell(tiny_book, _chapter_mutant("pass"))
     assert not M.changes_first_cell(tiny_book, _mutant())
-    [chunk] = M.plan(tiny_book, [first])
-    assert not chunk.forked
+    assert M.queues(tiny_book, [first]) == {M.KERNELS: deque([first])}
     result = _run(tiny_book, first)["m"]
     assert (result.verdict, result.cell) == ("killed", 2), result
 
 
 def test_the_kernel_flag_runs_every_mutant_in_a_kernel(tiny_book):
-    chunks = M.plan(tiny_book, [_mutant(id="a"), _mutant(id="b")], True)
-    assert [(c.forked, len(c.mutants)) for c in chunks] == [(False, 1)] * 2
+    mutants = [_mutant(id="a"), _mutant(id="b")]
+    queued = M.queues(tiny_book, mutants, kernel=True)
+    assert queued == {M.KERNELS: deque(mutants)}
 
 
 def test_a_forked_mutant_past_its_timeout_is_an_error(tiny_book):
@@ -228,11 +231,11 @@ def test_a_first_cell_that_starts_a_thread_runs_after_the_fork(tiny_book):
             ".start()\n",
         )
     )
-    chunk = M.Chunk("chapters/01_a.md", (_mutant(),))
-    with worker_pool(1, tasks_per_worker=1) as pool:
-        outcome = pool.submit(M.run_chunk, tiny_book, chunk).result()
+    worker = M.start_worker(tiny_book, "chapters/01_a.md", timeout=60)
     # statements 0-2 import and call double; statement 3 starts the thread
-    assert outcome == M.Retry("chapters/01_a.md", 3)
+    assert worker.conn.recv() == M.Retry("chapters/01_a.md", 3)
+    worker.process.join()
+    # run_all then starts zygotes that stop before it
     result = _run(tiny_book, _mutant())["m"]
     assert (result.verdict, result.cell) == ("killed", 2), result
 
@@ -255,3 +258,17 @@ def test_a_cell_splits_into_its_top_level_statements():
         "f()\n",
     ]
     assert M.cell_statements("x = (") == ["x = ("]
+
+
+def test_a_first_cell_that_fails_in_the_zygote_sends_its_mutants_to_kernels(
+    tiny_book,
+):
+    chapter = tiny_book / "chapters" / "01_a.md"
+    chapter.write_text(
+        chapter.read_text().replace(
+            "x = double(2)\n",
+            "x = double(2)\nimport sys\nassert 'ipykernel' in sys.modules\n",
+        )
+    )
+    result = _run(tiny_book, _mutant())["m"]
+    assert (result.verdict, result.cell) == ("killed", 2), result

@@ -17,8 +17,6 @@ same in ``tests/conftest.py``. The book's kernels run with the IPython profile
 in ``code/booktools/ipython`` (:func:`kernel_environment`).
 """
 
-from __future__ import annotations
-
 import multiprocessing
 import os
 from concurrent.futures import ProcessPoolExecutor
@@ -35,16 +33,11 @@ def kernel_environment() -> None:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 
-def worker_pool(
-    jobs: int, tasks_per_worker: int | None = None
-) -> ProcessPoolExecutor:
+def worker_pool(jobs: int) -> ProcessPoolExecutor:
     """A pool of ``jobs`` worker processes that are spawned, not forked: the
     caller (pytest, with kernels and their threads already running) may hold
     a lock at fork time, and a forked child then waits on it for ever (seen:
-    a test session hung). With ``tasks_per_worker``, a worker is replaced by
-    a fresh one after that many tasks (1: every task gets a new process)."""
+    a test session hung)."""
     return ProcessPoolExecutor(
-        max_workers=jobs,
-        mp_context=multiprocessing.get_context("spawn"),
-        max_tasks_per_child=tasks_per_worker,
+        max_workers=jobs, mp_context=multiprocessing.get_context("spawn")
     )

@@ -25,10 +25,12 @@ Two ways to run a mutant give the same verdicts:
 * in a fresh kernel (:func:`run_mutant`, through nbclient), as the book
   build runs a chapter. Starting the kernel and importing the frameworks
   costs 3-7 s a mutant.
-* in a fork of a *zygote* (:func:`run_chunk`), the default. The catalog is
-  split into chunks of about :data:`CHUNK` mutants of one chapter; each
-  chunk runs in a fresh spawned process, ``--jobs`` at a time. That process
-  creates an IPython shell set up as a kernel's (the inline Matplotlib
+* in a fork of a *zygote* (:func:`run_forked`), the default. ``--jobs``
+  worker processes at a time (spawned, never forked from the caller) each
+  serve one chapter (:func:`run_all`): a worker takes that chapter's
+  mutants one by one until none is left, then ends, and a fresh one starts
+  for the chapter with the most mutants waiting per worker. A worker, the
+  zygote, creates an IPython shell set up as a kernel's (the inline Matplotlib
   backend; a traceback it shows counts as the cell's error, as a kernel's
   error output does) and runs the chapter's first code cell, unmutated:
   its environment settings and imports. Then, one mutant at a time, it
@@ -42,9 +44,9 @@ Two ways to run a mutant give the same verdicts:
   A fork is taken only while the zygote has no thread beyond NumPy's BLAS
   pool (OpenBLAS stops its pool around a fork): a statement of the first
   cell that starts a thread (a thread pool of TensorFlow, PyTorch's OpenMP,
-  ONNX Runtime) sends the chunk back, and that chapter's zygotes then run
-  the first cell only up to that statement; the children still run all of
-  it. A first cell that fails in the zygote sends its chunk to kernels.
+  ONNX Runtime) ends the worker, and that chapter's zygotes then run the
+  first cell only up to that statement; the children still run all of
+  it. If the first cell fails in the zygote, its worker runs kernels.
 
 A mutation of the chapter's first code cell would be missed by a zygote
 (it ran that cell before the mutation existed): such a mutant runs in a
@@ -66,8 +68,8 @@ import argparse
 import ast
 import functools
 import importlib
-import itertools
 import json
+import multiprocessing
 import os
 import pickle
 import select
@@ -76,12 +78,12 @@ import signal
 import sys
 import tempfile
 import time
-from collections import deque
-from concurrent.futures import FIRST_COMPLETED, wait
+from collections import Counter, deque
 from dataclasses import asdict, dataclass
+from multiprocessing import connection
 from pathlib import Path
 
-from . import kernel_environment, worker_pool
+from . import kernel_environment
 from .toc import toc_chapters
 
 CATALOG = Path("tests") / "mutants"
@@ -364,19 +366,9 @@ def _verdict(mutant: Mutant, failed, target, seconds, detail) -> Result:
 
 
 @dataclass(frozen=True)
-class Chunk:
-    """Mutants of one chapter run by one process, in forks of a zygote,
-    or (``forked`` false) each in a fresh kernel."""
-
-    chapter: str
-    mutants: tuple[Mutant, ...]
-    forked: bool = True
-
-
-@dataclass(frozen=True)
 class Retry:
     """A zygote's answer when the first cell's statement ``stop_before``
-    started a thread: run the chunk again with a warm-up that stops before
+    started a thread: that chapter's zygotes must stop their warm-up before
     that statement (the children still run the whole cell)."""
 
     chapter: str
@@ -658,91 +650,153 @@ def run_forked(zygote: Zygote, root: Path, mutant: Mutant, timeout) -> Result:
     return result
 
 
-def run_chunk(root, chunk: Chunk, timeout=300, stop_before=None):
-    """Run ``chunk`` in this process (a fresh one: it imports the chapter's
-    frameworks): its results in order, or a :class:`Retry`."""
-    root = Path(root).resolve()
-    if not chunk.forked:
-        return [run_mutant(root, m, timeout) for m in chunk.mutants]
+def _run_job(zygote: Zygote | None, root: Path, mutant: Mutant, timeout):
+    if zygote is None or _thread_count() > zygote.threads:
+        return run_mutant(root, mutant, timeout)
+    return run_forked(zygote, root, mutant, timeout)
+
+
+def serve(conn, root, chapter: str, timeout: int, stop_before) -> None:
+    """A worker process's life (spawned, never forked from the caller):
+    warm a zygote up for ``chapter`` (none for :data:`KERNELS`), send
+    ``"ready"`` (or a :class:`Retry`), then run each mutant received and
+    send its result, until None is received."""
+    root = Path(root)
     with tempfile.TemporaryDirectory(prefix="mutants-zygote-") as tmp:
-        zygote = start_zygote(root, Path(tmp), chunk.chapter, stop_before)
+        zygote = None
+        if chapter != KERNELS:
+            zygote = start_zygote(root, Path(tmp), chapter, stop_before)
         if isinstance(zygote, Retry):
-            return zygote
-        results = []
-        for mutant in chunk.mutants:
-            if zygote is None or _thread_count() > zygote.threads:
-                results.append(run_mutant(root, mutant, timeout))
-            else:
-                results.append(run_forked(zygote, root, mutant, timeout))
-        return results
+            conn.send(zygote)
+            return
+        conn.send("ready")  # with no zygote (its first cell failed): kernels
+        while (mutant := conn.recv()) is not None:
+            conn.send(_run_job(zygote, root, mutant, timeout))
 
 
 # --------------------------------------------------------------------------
 # The whole catalog
 
+#: The queue of the mutants that run in fresh kernels: those of a first
+#: code cell (every one with ``--kernel``).
+KERNELS = ""
 
-#: Mutants per zygote: fewer, and more processes import the frameworks;
-#: more, and the last chunks keep one worker busy while the other idles.
-CHUNK = 6
-
-
-def _split(items: list, size: int) -> list[list]:
-    """``items`` in consecutive parts of about ``size`` each, in order."""
-    parts = max(1, round(len(items) / size))
-    bounds = [len(items) * k // parts for k in range(parts + 1)]
-    return [items[a:b] for a, b in itertools.pairwise(bounds)]
+#: A chapter that has a zygote gets another only when each would still
+#: have this many of its mutants to run (a warm-up costs about 5 s).
+MIN_SHARE = 3
 
 
-def plan(root, mutants, kernel=False, size=CHUNK) -> list[Chunk]:
-    """The work: each chapter's mutants in forked chunks of about ``size``
-    (the chapters taken in turn), then one kernel chunk for each mutant of
-    a first code cell (for every mutant with ``kernel``)."""
-    by_chapter: dict[str, list[Mutant]] = {}
-    alone = []
+def queues(root, mutants, kernel=False) -> dict[str, deque]:
+    """The mutants to run, by chapter, and those for fresh kernels under
+    :data:`KERNELS`."""
+    queued: dict[str, deque] = {KERNELS: deque()}
     for mutant in mutants:
         if kernel or changes_first_cell(root, mutant):
-            alone.append(Chunk(mutant.chapter, (mutant,), forked=False))
+            queued[KERNELS].append(mutant)
         else:
-            by_chapter.setdefault(mutant.chapter, []).append(mutant)
-    parts = [_split(ms, size) for ms in by_chapter.values()]
-    forked = [
-        Chunk(part[0].chapter, tuple(part))
-        for turn in itertools.zip_longest(*parts)
-        for part in turn
-        if part
-    ]
-    return forked + alone
+            queued.setdefault(mutant.chapter, deque()).append(mutant)
+    return queued
 
 
-def _run_chunk(args):
-    return run_chunk(*args)
+@dataclass
+class Worker:
+    """A spawned worker process, the chapter it serves, its mutant now."""
+
+    process: object
+    conn: object
+    chapter: str
+    mutant: Mutant | None = None
 
 
-def _run_chunks(root, chunks, jobs, timeout):
-    """Run ``chunks``, ``jobs`` at a time, each in a fresh spawned process;
-    yield the results as chunks finish. A chunk answered with a
-    :class:`Retry` runs again, and its chapter's zygotes warm up less from
-    then on."""
-    pending = deque(chunks)
+def start_worker(root, chapter: str, timeout: int, stop_before=None):
+    """A spawned process running :func:`serve` for ``chapter``."""
+    context = multiprocessing.get_context("spawn")
+    conn, theirs = context.Pipe()
+    args = (theirs, str(root), chapter, timeout, stop_before)
+    process = context.Process(target=serve, args=args, daemon=True)
+    process.start()
+    theirs.close()
+    return Worker(process, conn, chapter)
+
+
+def _next_chapter(queued, workers) -> str | None:
+    """The chapter a new worker should serve: the most mutants waiting per
+    worker already on it; None when none is worth a warm-up."""
+    on = Counter(w.chapter for w in workers)
+
+    def share(chapter):
+        return len(queued[chapter]) / (on[chapter] + 1)
+
+    chapter = max(queued, key=share)
+    waiting = len(queued[chapter])
+    if not waiting or (on[chapter] and share(chapter) < MIN_SHARE):
+        return None
+    return chapter
+
+
+def _died(worker: Worker, queued) -> Result | None:
+    """A worker that died: its mutant is an error; if it died warming up,
+    its chapter's mutants go to kernels."""
+    worker.process.join()
+    code = worker.process.exitcode
+    if worker.mutant is None:
+        if worker.chapter != KERNELS:
+            queued[KERNELS].extend(queued[worker.chapter])
+            queued[worker.chapter].clear()
+        return None
+    detail = f"the mutants worker died (exit code {code})"
+    return Result(worker.mutant.id, "error", None, None, 0.0, detail)
+
+
+def _feed(worker: Worker, queued) -> bool:
+    """Send ``worker`` its chapter's next mutant, or None (it then ends);
+    False when it got None."""
+    waiting = queued[worker.chapter]
+    worker.mutant = waiting.popleft() if waiting else None
+    worker.conn.send(worker.mutant)
+    return worker.mutant is not None
+
+
+def run_all(root, mutants, jobs=2, timeout=300, kernel=False):
+    """Yield each mutant's result as it arrives. ``jobs`` worker processes
+    at a time each serve one chapter, taking its mutants one by one until
+    none is left; then the process ends and a new one starts for the
+    chapter with the most mutants waiting per worker."""
+    queued = queues(root, mutants, kernel)
     stop_before: dict[str, int] = {}
-    running = {}
-    with worker_pool(jobs, tasks_per_worker=1) as pool:
-        while pending or running:
-            while pending and len(running) < jobs:
-                chunk = pending.popleft()
-                stop = stop_before.get(chunk.chapter)
-                work = (str(root), chunk, timeout, stop)
-                running[pool.submit(_run_chunk, work)] = chunk
-            done, _ = wait(running, return_when=FIRST_COMPLETED)
-            for future in done:
-                chunk = running.pop(future)
-                outcome = future.result()
-                if isinstance(outcome, Retry):
-                    stop = stop_before.get(chunk.chapter, outcome.stop_before)
-                    stop_before[chunk.chapter] = min(stop, outcome.stop_before)
-                    pending.appendleft(chunk)
-                else:
-                    yield from outcome
+    workers: dict = {}  # by connection
+    try:
+        while any(queued.values()) or workers:
+            while len(workers) < jobs:
+                chapter = _next_chapter(queued, workers.values())
+                if chapter is None:
+                    break
+                stop = stop_before.get(chapter)
+                worker = start_worker(root, chapter, timeout, stop)
+                workers[worker.conn] = worker
+            for conn in connection.wait(list(workers)):
+                worker = workers[conn]
+                try:
+                    message = conn.recv()
+                except EOFError:
+                    del workers[conn]
+                    result = _died(worker, queued)
+                    if result is not None:
+                        yield result
+                    continue
+                if isinstance(message, Retry):
+                    stop = stop_before.get(worker.chapter, message.stop_before)
+                    stop_before[worker.chapter] = min(
+                        stop, message.stop_before
+                    )
+                if isinstance(message, Result):
+                    yield message
+                if isinstance(message, Retry) or not _feed(worker, queued):
+                    del workers[conn]
+                    worker.process.join()
+    finally:
+        for worker in workers.values():
+            worker.process.kill()
 
 
 def run_catalog(
@@ -752,8 +806,7 @@ def run_catalog(
     each in a fresh kernel); call ``report`` with each line as results
     arrive; return the results in catalog order."""
     results = {}
-    chunks = plan(root, mutants, kernel)
-    for result in _run_chunks(root, chunks, jobs, timeout):
+    for result in run_all(root, mutants, jobs, timeout, kernel):
         results[result.id] = result
         report(format_result(result))
     return [results[m.id] for m in mutants]
