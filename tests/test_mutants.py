@@ -6,6 +6,9 @@ chapter has enough mutants; running them all is `make mutants` (in CI).
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import textwrap
 from collections import deque
 
@@ -272,3 +275,25 @@ def test_a_first_cell_that_fails_in_the_zygote_sends_its_mutants_to_kernels(
     )
     result = _run(tiny_book, _mutant())["m"]
     assert (result.verdict, result.cell) == ("killed", 2), result
+
+
+def test_the_command_line_runs_a_catalog(tiny_book):
+    # As make mutants runs it: the module is __main__ there, and what goes
+    # to the workers must still unpickle once a zygote's shell exists.
+    catalog = tiny_book / "catalog.yml"
+    catalog.write_text(
+        "- id: m\n"
+        "  chapter: chapters/01_a.md\n"
+        "  file: code/tinypkg/__init__.py\n"
+        "  find: return 2 * v\n"
+        "  replace: return 3 * v\n"
+        "  fails_at: the expected cell\n"
+        "  why: test\n"
+    )
+    command = [sys.executable, "-m", "booktools.mutants", "--root"]
+    command += [str(tiny_book), "--catalog", str(catalog), "--id", "m"]
+    command += ["--out", str(tiny_book / "out")]
+    env = dict(os.environ, PYTHONPATH=str(ROOT / "code"))
+    run = subprocess.run(command, env=env, capture_output=True, text=True)
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert "kill score: 1/1" in run.stdout

@@ -904,4 +904,9 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    # Run as booktools.mutants, not as __main__: the mutants and results
+    # that go to and from the workers are pickled by their module's name,
+    # and in a zygote ``__main__`` is the IPython shell's namespace.
+    from booktools.mutants import main as run
+
+    sys.exit(run())
