@@ -262,6 +262,20 @@ def _scratch_copy(root: Path, scratch: Path) -> None:
         shutil.copytree(root / folder, scratch / folder, ignore=ignore)
 
 
+def _code_first(code: str, pythonpath: str | None) -> str:
+    """``PYTHONPATH`` with the scratch ``code`` folder before the rest."""
+    return os.pathsep.join([code] + [p for p in [pythonpath] if p])
+
+
+def mutated_copy(root: Path, mutant: Mutant, scratch: Path):
+    """Copy the book to ``scratch`` and apply ``mutant`` there; return the
+    mutated chapter as a notebook and the index of its expected cell."""
+    _scratch_copy(root, scratch)
+    (scratch / mutant.file).write_text(mutated_text(root, mutant))
+    notebook = read_notebook(scratch / mutant.chapter)
+    return notebook, expected_cell(notebook, mutant)
+
+
 def _first_error(notebook, upto: int) -> int | None:
     for k, cell in enumerate(notebook.cells[: upto + 1]):
         if cell.cell_type != "code":
@@ -292,11 +306,7 @@ def run_mutant(root: str | Path, mutant: Mutant, timeout: int = 300) -> Result:
     with tempfile.TemporaryDirectory(prefix=f"mutant-{mutant.id}-") as tmp:
         scratch = Path(tmp)
         try:
-            _scratch_copy(root, scratch)
-            text = mutated_text(root, mutant)
-            (scratch / mutant.file).write_text(text)
-            notebook = read_notebook(scratch / mutant.chapter)
-            target = expected_cell(notebook, mutant)
+            notebook, target = mutated_copy(root, mutant, scratch)
         except CatalogError as error:
             return Result(mutant.id, "error", None, None, 0.0, str(error))
         # Every cell after the expected one is left out: a mutant costs
@@ -304,9 +314,7 @@ def run_mutant(root: str | Path, mutant: Mutant, timeout: int = 300) -> Result:
         notebook.cells = notebook.cells[: target + 1]
         env = dict(os.environ)
         code = str(scratch / "code")
-        env["PYTHONPATH"] = os.pathsep.join(
-            [code] + [p for p in [env.get("PYTHONPATH")] if p]
-        )
+        env["PYTHONPATH"] = _code_first(code, env.get("PYTHONPATH"))
         env.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
         # IPC (a socket file in the scratch folder), not TCP: no port to
         # find and no "running over TCP without encryption" warning.
@@ -528,8 +536,9 @@ def _use_scratch_code(zygote: Zygote, code: Path) -> None:
         if file.startswith(own + os.sep):
             del sys.modules[name]
     sys.path[:] = [str(code)] + [p for p in sys.path if p != own]
-    paths = [str(code)] + [p for p in [os.environ.get("PYTHONPATH")] if p]
-    os.environ["PYTHONPATH"] = os.pathsep.join(paths)
+    os.environ["PYTHONPATH"] = _code_first(
+        str(code), os.environ.get("PYTHONPATH")
+    )
     importlib.invalidate_caches()
 
 
@@ -537,10 +546,7 @@ def run_in_child(zygote: Zygote, root: Path, mutant: Mutant, scratch: Path):
     """In a forked child: apply ``mutant`` in ``scratch`` and run its
     chapter's cells up to the expected one in the zygote's shell."""
     try:
-        _scratch_copy(root, scratch)
-        (scratch / mutant.file).write_text(mutated_text(root, mutant))
-        notebook = read_notebook(scratch / mutant.chapter)
-        target = expected_cell(notebook, mutant)
+        notebook, target = mutated_copy(root, mutant, scratch)
     except CatalogError as error:
         return Result(mutant.id, "error", None, None, 0.0, str(error))
     _use_scratch_code(zygote, scratch / "code")
