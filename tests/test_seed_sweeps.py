@@ -194,3 +194,19 @@ def test_the_sweeps_are_skipped_unless_asked(request):
 
 
 CHAPTER = textwrap.dedent(CHAPTER)
+
+
+def test_claim_glues_its_three_values_before_it_asserts():
+    """rnnbook.display.claim, the chapters' side of the convention: the
+    metric, threshold and direction are glued even when the claim fails."""
+    from rnnbook.display import GLUED, claim
+
+    claim("unit-ok", 0.9, ">", 0.5)
+    with pytest.raises(AssertionError, match="unit-low: 0.100 is not > 0.5"):
+        claim("unit-low", 0.1, ">", 0.5)
+    assert S.claims_of(GLUED)["unit-low"] == (0.1, 0.5, ">")
+    claim("unit-under", 0.1, "<", 0.5)
+    with pytest.raises(AssertionError):
+        claim("unit-over", 0.9, "<", 0.5)
+    with pytest.raises(ValueError, match="op must be '>' or '<'"):
+        claim("unit-bad", 0.9, ">=", 0.5)

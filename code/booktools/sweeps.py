@@ -23,14 +23,8 @@ The convention a chapter follows to take part (any chapter can):
       when it asserts ``metric < threshold``.
 
   Glue them *before* the assert, so a seed that fails still reports its
-  number. Chapter 6 does it with a five-line helper::
-
-      def claim(name, metric, op, threshold):
-          glue(f"metric-{name}", float(metric), display=False)
-          glue(f"threshold-{name}", float(threshold), display=False)
-          glue(f"direction-{name}", op, display=False)
-          holds = {">": metric > threshold, "<": metric < threshold}[op]
-          assert holds, f"{name}: {metric:.3f} is not {op} {threshold}"
+  number. :func:`rnnbook.display.claim` does both, and the chapters call
+  it: ``claim("tag-outputs", accuracy, ">", 0.9)``.
 
 The *margin* of a claim for one seed is how far the metric is on the right
 side of its threshold (``metric - threshold`` for ``>``, ``threshold -

@@ -6,11 +6,14 @@ The chapters put numbers, tables and figures into their prose with
 Colab kernel, where myst-nb is absent, it shows the value inline when asked
 to (``display=True``) and otherwise only remembers it in :data:`GLUED`; the
 reader notebooks carry the build's values in their text already.
+
+:func:`claim` asserts a trained model's number against its threshold and
+glues both, so that the book's seed sweep can read every claim back.
 """
 
 from __future__ import annotations
 
-__all__ = ["glue", "GLUED"]
+__all__ = ["claim", "glue", "GLUED"]
 
 #: Every value glued in this kernel, by name (also when myst-nb is present).
 GLUED: dict = {}
@@ -43,3 +46,21 @@ def glue(name: str, variable, display: bool = True) -> None:
         from IPython.display import display as show
 
         show(variable)
+
+
+def claim(name: str, metric, op: str, threshold) -> None:
+    """Assert ``metric > threshold`` (``op`` ``">"``) or ``metric <
+    threshold`` (``op`` ``"<"``).
+
+    The metric, the threshold and the direction are glued first, as
+    ``metric-NAME``, ``threshold-NAME`` and ``direction-NAME``: the text
+    quotes them, and the book's seed sweep reads them back from every
+    seed's run, also from a run whose claim failed.
+    """
+    if op not in (">", "<"):
+        raise ValueError(f"claim {name!r}: op must be '>' or '<'; got {op!r}")
+    glue(f"metric-{name}", float(metric), display=False)
+    glue(f"threshold-{name}", float(threshold), display=False)
+    glue(f"direction-{name}", op, display=False)
+    holds = metric > threshold if op == ">" else metric < threshold
+    assert holds, f"{name}: {metric:.3f} is not {op} {threshold}"
