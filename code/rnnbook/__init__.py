@@ -10,7 +10,8 @@
 * :mod:`rnnbook.diagrams` — diagrams of the unrolled network, drawn from
   returned values matched to the states;
 * :mod:`rnnbook.display` — ``glue``: computed values in the text, with or
-  without the book build;
+  without the book build; ``claim``: a trained model's number asserted
+  against its threshold, both glued for the seed sweep;
 * :mod:`rnnbook.checks` — the input checks behind the clear error messages.
 """
 
