@@ -297,3 +297,25 @@ def test_the_command_line_runs_a_catalog(tiny_book):
     run = subprocess.run(command, env=env, capture_output=True, text=True)
     assert run.returncode == 0, run.stdout + run.stderr
     assert "kill score: 1/1" in run.stdout
+
+
+def test_a_free_worker_goes_where_the_most_seconds_wait():
+    """The scheduler weighs chapters by what their mutants took so far: a
+    slow chapter gets a second worker before a fast one with more mutants
+    waiting, and a chapter with a few seconds left gets none."""
+    queued = {
+        M.KERNELS: deque(),
+        "slow": deque("abcd"),
+        "fast": deque("uvwxyz"),
+    }
+    busy = [M.Worker(None, None, "slow")]
+    took = {"slow": [10.0], "fast": [1.0]}
+    assert M._next_chapter(queued, busy, took) == "slow"
+    took["slow"] = [1.0]
+    assert M._next_chapter(queued, busy, took) == "fast"
+    queued["fast"].clear()
+    assert M._next_chapter(queued, busy, took) is None
+    # before any has run, mutants count alike: the most waiting goes first
+    queued["fast"].extend("uvwxyz")
+    assert M._next_chapter(queued, [], {}) == "fast"
+    assert M._next_chapter({M.KERNELS: deque()}, [], {}) is None

@@ -29,7 +29,8 @@ Two ways to run a mutant give the same verdicts:
   worker processes at a time (spawned, never forked from the caller) each
   serve one chapter (:func:`run_all`): a worker takes that chapter's
   mutants one by one until none is left, then ends, and a fresh one starts
-  for the chapter with the most mutants waiting per worker. A worker, the
+  for the chapter with the most seconds of mutants waiting per worker
+  (measured from its mutants so far). A worker, the
   zygote, creates an IPython shell set up as a kernel's (the inline Matplotlib
   backend; a traceback it shows counts as the cell's error, as a kernel's
   error output does) and runs the chapter's first code cell, unmutated:
@@ -688,8 +689,12 @@ def serve(conn, root, chapter: str, timeout: int, stop_before) -> None:
 KERNELS = ""
 
 #: A chapter that has a zygote gets another only when each would still
-#: have this many of its mutants to run (a warm-up costs about 5 s).
-MIN_SHARE = 3
+#: have about this many seconds of its mutants to run (a warm-up costs
+#: 2-8 s).
+MIN_SHARE_SECONDS = 15.0
+
+#: What a mutant is taken to cost before any of its chapter has run.
+PRIOR_SECONDS = 3.0
 
 
 def queues(root, mutants, kernel=False) -> dict[str, deque]:
@@ -725,17 +730,34 @@ def start_worker(root, chapter: str, timeout: int, stop_before=None):
     return Worker(process, conn, chapter)
 
 
-def _next_chapter(queued, workers) -> str | None:
-    """The chapter a new worker should serve: the most mutants waiting per
-    worker already on it; None when none is worth a warm-up."""
+def _expected_seconds(chapter: str, spent) -> float:
+    """What one more mutant of ``chapter`` should take: the mean of its
+    mutants so far, else of all mutants so far, else
+    :data:`PRIOR_SECONDS`."""
+    mine = spent.get(chapter)
+    everyone = [s for seconds in spent.values() for s in seconds]
+    for seconds in (mine, everyone):
+        if seconds:
+            return sum(seconds) / len(seconds)
+    return PRIOR_SECONDS
+
+
+def _next_chapter(queued, workers, spent=None) -> str | None:
+    """The chapter a new worker should serve: the most seconds of mutants
+    waiting per worker already on it, from the seconds its mutants took
+    so far (``spent``: {chapter: [seconds, ...]}); None when none is worth
+    a warm-up. A chapter with no worker yet is always worth one."""
     on = Counter(w.chapter for w in workers)
+    spent = spent or {}
 
     def share(chapter):
-        return len(queued[chapter]) / (on[chapter] + 1)
+        waiting = len(queued[chapter]) * _expected_seconds(chapter, spent)
+        return waiting / (on[chapter] + 1)
 
     chapter = max(queued, key=share)
-    waiting = len(queued[chapter])
-    if not waiting or (on[chapter] and share(chapter) < MIN_SHARE):
+    if not queued[chapter]:
+        return None
+    if on[chapter] and share(chapter) < MIN_SHARE_SECONDS:
         return None
     return chapter
 
@@ -767,14 +789,16 @@ def run_all(root, mutants, jobs=2, timeout=300, kernel=False):
     """Yield each mutant's result as it arrives. ``jobs`` worker processes
     at a time each serve one chapter, taking its mutants one by one until
     none is left; then the process ends and a new one starts for the
-    chapter with the most mutants waiting per worker."""
+    chapter with the most seconds of mutants waiting per worker (so the
+    last, slow chapter gets both workers)."""
     queued = queues(root, mutants, kernel)
     stop_before: dict[str, int] = {}
+    spent: dict[str, list[float]] = {}  # each chapter's mutants' seconds
     workers: dict = {}  # by connection
     try:
         while any(queued.values()) or workers:
             while len(workers) < jobs:
-                chapter = _next_chapter(queued, workers.values())
+                chapter = _next_chapter(queued, workers.values(), spent)
                 if chapter is None:
                     break
                 stop = stop_before.get(chapter)
@@ -796,6 +820,9 @@ def run_all(root, mutants, jobs=2, timeout=300, kernel=False):
                         stop, message.stop_before
                     )
                 if isinstance(message, Result):
+                    spent.setdefault(worker.chapter, []).append(
+                        message.seconds
+                    )
                     yield message
                 if isinstance(message, Retry) or not _feed(worker, queued):
                     del workers[conn]
