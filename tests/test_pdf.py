@@ -127,8 +127,26 @@ class Book:
     images: list[int]  # each page's number of images
 
 
+def _read_pages(path: str, pages: range):
+    """Each page's lines of text and number of images, for ``pages``."""
+    from pypdf import PdfReader
+
+    reader = PdfReader(path)
+    lines, images = [], []
+    for k in pages:
+        page = reader.pages[k]
+        text = unicodedata.normalize("NFKC", page.extract_text())
+        lines.append([" ".join(line.split()) for line in text.splitlines()])
+        images.append(len(page.images))
+    return lines, images
+
+
 @pytest.fixture(scope="module")
 def book() -> Book:
+    """The PDF's outline and each page's text, extracted by one process
+    per core (pypdf takes about a minute for the book on one)."""
+    from concurrent.futures import ProcessPoolExecutor
+
     from pypdf import PdfReader
 
     reader = PdfReader(PDF)
@@ -139,14 +157,17 @@ def book() -> Book:
         )
         for item in reader.outline
     ]
-    lines = [
-        [
-            " ".join(unicodedata.normalize("NFKC", line).split())
-            for line in page.extract_text().splitlines()
-        ]
-        for page in reader.pages
-    ]
-    return Book(outline, lines, [len(page.images) for page in reader.pages])
+    count, jobs = len(reader.pages), min(4, os.cpu_count() or 1)
+    chunks = [range(k, count, jobs) for k in range(jobs)]
+    lines, images = [None] * count, [0] * count
+    with ProcessPoolExecutor(jobs) as pool:
+        done = pool.map(_read_pages, [PDF] * jobs, chunks)
+        for chunk, (its_lines, its_images) in zip(chunks, done):
+            for k, page_lines, page_images in zip(
+                chunk, its_lines, its_images
+            ):
+                lines[k], images[k] = page_lines, page_images
+    return Book(outline, lines, images)
 
 
 def _pages_of(book: Book):

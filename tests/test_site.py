@@ -711,9 +711,7 @@ def test_launch_buttons_open_the_chapter_notebook(visits, site, page_name):
         link
         for link in links
         if link.startswith(site)
-        and (
-            "/_sources/" in link or link.endswith(f"/notebooks/{stem}.ipynb")
-        )
+        and ("/_sources/" in link or link.endswith(f"/notebooks/{stem}.ipynb"))
     ]
     assert {Path(link).suffix for link in downloads} >= {".md", ".ipynb"}, (
         downloads
