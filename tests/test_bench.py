@@ -97,3 +97,19 @@ def test_over_budget_exits_non_zero(tmp_path, monkeypatch, capsys):
 def test_a_root_without_a_toc_is_a_clear_error(tmp_path):
     with pytest.raises(ValueError, match="no _toc.yml"):
         bench.bench(tmp_path)
+
+
+def test_an_executed_chapter_is_left_in_the_builds_cache(tmp_path):
+    """With ``cache``, the build finds the chapter executed (the cache is
+    keyed by the code cells, as myst-nb looks it up), with the chapter's
+    outputs and without the cell the bench added."""
+    from jupyter_cache import get_cache
+
+    root = _book(tmp_path, "print('ran in the bench')")
+    bench.bench(root, cache=tmp_path / "cache")
+    chapter = jupytext.read(root / "chapters" / "a.md")
+    cache = get_cache(str(tmp_path / "cache"))
+    _, merged = cache.merge_match_into_notebook(chapter)
+    (code,) = [c for c in merged.cells if c.cell_type == "code"]
+    assert code.outputs[0]["text"] == "ran in the bench\n"
+    assert "BENCH_VMHWM" not in json.dumps(merged)

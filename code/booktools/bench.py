@@ -17,6 +17,13 @@ difference is what the chapter's own work costs.
 Budgets (exit status 1 when one is exceeded): peak memory under 1.5 GB per
 chapter (Binder gives 2 GB), and time under ``2 × floor + 20 s``. Writes
 ``bench.csv``, ``bench.json`` and ``bench.png`` into the output folder.
+
+With ``--cache _build/.jupyter_cache`` (``make bench``) each executed chapter
+is also stored in the book build's execution cache, exactly as the build
+stores a chapter it executes (jupyter-cache, keyed by the code cells): the
+kernel, the working folder and the environment are the build's, so a later
+``make book`` or ``make test`` renders those outputs instead of running the
+chapter a second time. CI runs ``make bench`` first for that reason.
 """
 
 from __future__ import annotations
@@ -118,7 +125,9 @@ def floor_source(notebook) -> str:
 
 
 def run_notebook(notebook, cwd: Path, timeout: int = 600) -> dict:
-    """Execute ``notebook`` in a fresh kernel; return its seconds and peak MB.
+    """Execute ``notebook`` in a fresh kernel; return its seconds, its peak
+    MB and the executed notebook (``"executed"``, without the cell that
+    reads the peak).
 
     The peak is the larger of the kernel's own high-water mark (``VmHWM``,
     exact) and the sampled resident memory of the kernel with its child
@@ -150,25 +159,82 @@ def run_notebook(notebook, cwd: Path, timeout: int = 600) -> dict:
         if o.get("output_type") == "stream"
     )
     kernel_peak_kb = int(text.split("BENCH_VMHWM", 1)[1].split()[0])
+    notebook.cells.pop()
     return {
         "seconds": seconds,
         "peak_mb": max(kernel_peak_kb * 1024, tree_peak) / 2**20,
+        "executed": notebook,
     }
 
 
-def bench(root: Path, only: list[str] | None = None) -> list[dict]:
+def store_in_cache(cache_path: Path, md: Path, chapter, executed, seconds):
+    """Put ``chapter`` (read from ``md``) into the build's jupyter-cache at
+    ``cache_path`` with the outputs of its run ``executed``, as myst-nb
+    does after executing it. The cache is keyed by the code cells and
+    their metadata, so the outputs go into a copy of ``chapter``: nbclient
+    adds timing metadata to the cells it runs."""
+    from jupyter_cache import get_cache
+    from jupyter_cache.base import CacheBundleIn
+
+    filled = nbformat.from_dict(chapter)  # a copy
+    for cell, ran in zip(filled.cells, executed.cells, strict=True):
+        if cell.cell_type == "code":
+            cell.outputs = ran.outputs
+            cell.execution_count = ran.execution_count
+    bundle = CacheBundleIn(
+        filled, str(md.resolve()), data={"execution_seconds": seconds}
+    )
+    get_cache(str(cache_path)).cache_notebook_bundle(
+        bundle, check_validity=False, overwrite=True
+    )
+
+
+def warm_up_source(notebooks) -> str:
+    """One cell that imports every module the chapters' floors import,
+    each import on its own (one that fails is passed over)."""
+    imports = []
+    for notebook in notebooks:
+        tree = ast.parse(floor_source(notebook))
+        for statement in tree.body:
+            if isinstance(statement, (ast.Import, ast.ImportFrom)):
+                text = ast.unparse(statement)
+                if text not in imports:
+                    imports.append(text)
+    return "".join(
+        f"try:\n    {text}\nexcept Exception:\n    pass\n" for text in imports
+    )
+
+
+def bench(
+    root: Path, only: list[str] | None = None, cache: Path | None = None
+) -> list[dict]:
     """One row per chapter in the toc (or those matching ``only``):
     chapter, seconds, floor_seconds, ratio, peak_mb, floor_mb,
-    within_budget."""
+    within_budget. With ``cache``, each executed chapter is stored in that
+    jupyter-cache (:func:`store_in_cache`)."""
+    chapters = [
+        (md, jupytext.read(md))
+        for md in toc_chapters(root)
+        if not only or any(part in md.stem for part in only)
+    ]
+    # Unmeasured: the first import of a module after `make setup` compiles
+    # it (pip installs with --no-compile) and reads it from disk; that
+    # one-time cost must not count against the first chapter that imports it.
+    warm_up = nbformat.v4.new_notebook()
+    warm_up.cells.append(
+        nbformat.v4.new_code_cell(warm_up_source(c for _, c in chapters))
+    )
+    if chapters:
+        run_notebook(warm_up, chapters[0][0].parent)
     rows = []
-    for md in toc_chapters(root):
-        if only and not any(part in md.stem for part in only):
-            continue
-        chapter = jupytext.read(md)
+    for md, chapter in chapters:
         floor = nbformat.v4.new_notebook(metadata=chapter.metadata)
         floor.cells.append(nbformat.v4.new_code_cell(floor_source(chapter)))
         floor_run = run_notebook(floor, md.parent)
         chapter_run = run_notebook(chapter, md.parent)
+        if cache is not None:
+            executed, seconds = chapter_run["executed"], chapter_run["seconds"]
+            store_in_cache(cache, md, chapter, executed, seconds)
         time_budget = TIME_FACTOR * floor_run["seconds"] + TIME_SLACK_S
         row = {
             "chapter": md.stem,
@@ -289,11 +355,18 @@ def main(argv=None) -> int:
         default=[],
         help="only the chapters whose name contains this (repeatable)",
     )
+    parser.add_argument(
+        "--cache",
+        type=Path,
+        default=None,
+        help="also store each executed chapter in this jupyter-cache (the "
+        "build's, _build/.jupyter_cache), so the build does not run it again",
+    )
     args = parser.parse_args(argv)
     out = args.out or args.root / "_build" / "bench"
     kernel_environment()
     print(_format_row({c: c for c in _COLUMNS}))
-    rows = bench(args.root, args.chapter)
+    rows = bench(args.root, args.chapter, args.cache)
     write_reports(rows, out)
     over = [r["chapter"] for r in rows if not r["within_budget"]]
     print(
