@@ -37,14 +37,10 @@ help:
 setup: $(READY)
 
 # The stamp is newer than requirements.txt and pyproject.toml once both are installed.
-# pip byte-compiles every module it installs on one core; compileall does the same on every
-# core (153 s became about 120 s on 2). A few files are for newer Pythons (PyTorch's
-# py312 test helpers) and do not compile; pip passes over them too, hence `|| true`.
 $(READY): requirements.txt pyproject.toml
 	@$(PYTHON) -c 'import sys; v = sys.version_info[:2]; sys.exit(0 if v == (3, 11) else "Python 3.11 is required, found %d.%d (set PYTHON=/path/to/python3.11)" % v)'
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --disable-pip-version-check -q --no-compile -r requirements.txt
-	$(PY) -m compileall -q -j 0 "$$($(PY) -c 'import sysconfig; print(sysconfig.get_path("purelib"))')" >/dev/null || true
+	$(PY) -m pip install --disable-pip-version-check -q -r requirements.txt
 	$(PY) -m pip install --disable-pip-version-check -q --no-deps --no-build-isolation -e .
 	touch $(READY)
 
@@ -57,7 +53,7 @@ test: $(READY)
 	$(PY) -m pytest -n 2 --dist loadscope tests
 
 bench: $(READY)
-	$(TOOLS) -m booktools.bench --root . --out $(BUILD)/bench --cache $(BUILD)/.jupyter_cache
+	$(TOOLS) -m booktools.bench --root . --out $(BUILD)/bench --cache $(BUILD)/.jupyter_cache --jobs 2
 
 # Both quote the values and numbers of the last build (make book), and are rewritten from scratch
 # each time, so a chapter removed from _toc.yml leaves no stale notebook. The build itself writes

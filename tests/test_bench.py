@@ -88,10 +88,13 @@ def test_a_small_chapter_is_measured_and_within_budget(tmp_path):
 def test_over_budget_exits_non_zero(tmp_path, monkeypatch, capsys):
     root = _book(tmp_path, "x = 1")
     monkeypatch.setattr(bench, "PEAK_MB_BUDGET", 1.0)
+    monkeypatch.setattr(bench, "MEASUREMENTS", 2)
     assert (
         bench.main(["--root", str(root), "--out", str(tmp_path / "out")]) == 1
     )
-    assert "OVER BUDGET: a" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert out.count("a: over budget (") == 1  # measured twice, then fails
+    assert "OVER BUDGET: a" in out
 
 
 def test_a_root_without_a_toc_is_a_clear_error(tmp_path):
@@ -113,3 +116,38 @@ def test_an_executed_chapter_is_left_in_the_builds_cache(tmp_path):
     (code,) = [c for c in merged.cells if c.cell_type == "code"]
     assert code.outputs[0]["text"] == "ran in the bench\n"
     assert "BENCH_VMHWM" not in json.dumps(merged)
+
+
+def test_two_at_a_time_each_chapter_has_a_core_of_its_own(tmp_path):
+    """With ``jobs`` 2 the rows still come in toc order, and each chapter
+    runs on one core (read from its output in the cache)."""
+    from jupyter_cache import get_cache
+
+    (tmp_path / "chapters").mkdir()
+    names = ["b", "a"]
+    (tmp_path / "_toc.yml").write_text(
+        "format: jb-book\nroot: intro\nchapters:\n"
+        + "".join(f"  - file: chapters/{name}\n" for name in names)
+    )
+    probe = "import os\nprint(len(os.sched_getaffinity(0)))"
+    for name in names:
+        chapter = _chapter(probe)
+        chapter.metadata["kernelspec"] = {
+            "name": "python3",
+            "display_name": "Python 3",
+            "language": "python",
+        }
+        jupytext.write(chapter, tmp_path / "chapters" / f"{name}.md")
+    rows = bench.bench(tmp_path, cache=tmp_path / "cache", jobs=2)
+    assert [row["chapter"] for row in rows] == names
+    cache = get_cache(str(tmp_path / "cache"))
+    for name in names:
+        chapter = jupytext.read(tmp_path / "chapters" / f"{name}.md")
+        _, merged = cache.merge_match_into_notebook(chapter)
+        assert merged.cells[0].outputs[0]["text"] == "1\n", name
+
+
+def test_jobs_must_be_positive(tmp_path):
+    root = _book(tmp_path, "x = 1")
+    with pytest.raises(ValueError, match="jobs must be at least 1"):
+        bench.bench(root, jobs=0)

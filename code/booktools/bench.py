@@ -1,8 +1,7 @@
 """Measure what each chapter costs, next to its floor, and enforce the budgets.
 
-``python -m booktools.bench [--out _build/bench] [--chapter NN]`` executes
-every chapter listed in ``_toc.yml`` in a fresh kernel, one at a time, and
-records
+``python -m booktools.bench [--out _build/bench] [--chapter NN] [--jobs N]``
+executes every chapter listed in ``_toc.yml`` in a fresh kernel and records
 
 * ``seconds``: wall time from kernel start to the last cell's end;
 * ``peak_mb``: the kernel's peak resident memory (its own high-water mark, or
@@ -14,8 +13,17 @@ starts a kernel and runs the chapter's own top-level ``import`` lines (and the
 ``os.environ`` lines before them, which choose the Keras flavour). The
 difference is what the chapter's own work costs.
 
+With ``--jobs 2`` (``make bench``) two chapters are measured at a time, each
+worker process pinned to a core of its own (``sched_setaffinity``; the
+kernels it starts inherit it): a chapter and its floor always run on one core
+that nothing else of the bench uses, so both are measured alike, and the
+whole bench takes half as long. Before any measurement, one unmeasured
+kernel imports everything the floors import.
+
 Budgets (exit status 1 when one is exceeded): peak memory under 1.5 GB per
-chapter (Binder gives 2 GB), and time under ``2 × floor + 20 s``. Writes
+chapter (Binder gives 2 GB), and time under ``2 × floor + 20 s``; a chapter
+over budget is measured again, up to three times, and the last measurement
+stands. Writes
 ``bench.csv``, ``bench.json`` and ``bench.png`` into the output folder.
 
 With ``--cache _build/.jupyter_cache`` (``make bench``) each executed chapter
@@ -32,10 +40,12 @@ import argparse
 import ast
 import csv
 import json
+import multiprocessing
 import os
 import sys
 import threading
 import time
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 
 import jupytext
@@ -205,53 +215,122 @@ def warm_up_source(notebooks) -> str:
     )
 
 
+def measure(md: Path, chapter) -> tuple[dict, object]:
+    """Run the floor of ``chapter`` (read from ``md``), then the chapter,
+    each in a fresh kernel; return its row and the executed chapter."""
+    floor = nbformat.v4.new_notebook(metadata=chapter.metadata)
+    floor.cells.append(nbformat.v4.new_code_cell(floor_source(chapter)))
+    floor_run = run_notebook(floor, md.parent)
+    chapter_run = run_notebook(chapter, md.parent)
+    time_budget = TIME_FACTOR * floor_run["seconds"] + TIME_SLACK_S
+    row = {
+        "chapter": md.stem,
+        "seconds": round(chapter_run["seconds"], 2),
+        "floor_seconds": round(floor_run["seconds"], 2),
+        "ratio": round(chapter_run["seconds"] / floor_run["seconds"], 2),
+        "time_budget_seconds": round(time_budget, 2),
+        "peak_mb": round(chapter_run["peak_mb"], 1),
+        "floor_mb": round(floor_run["peak_mb"], 1),
+    }
+    row["within_budget"] = bool(
+        chapter_run["seconds"] <= time_budget
+        and chapter_run["peak_mb"] <= PEAK_MB_BUDGET
+    )
+    return row, chapter_run["executed"]
+
+
+def _pin_to_a_core(cores) -> None:
+    """A bench worker's initializer: take one core of ``cores`` (a queue)
+    for this process and the kernels it starts."""
+    os.sched_setaffinity(0, {cores.get()})
+
+
+#: How many times a chapter over budget is measured before it fails: a
+#: wall-clock time on a shared 2-core machine varies by up to a third from
+#: run to run (chapter 9: 25 to 36 s in four runs of the same code).
+MEASUREMENTS = 3
+
+
+def measure_until_within(md: Path, chapter) -> tuple[dict, object]:
+    """:func:`measure`, again while the chapter is over budget, at most
+    :data:`MEASUREMENTS` times: the last measurement stands, so a chapter
+    fails only when every measurement is over budget."""
+    for attempt in range(1, MEASUREMENTS + 1):
+        row, executed = measure(md, chapter)
+        if row["within_budget"] or attempt == MEASUREMENTS:
+            return row, executed
+        print(
+            f"{md.stem}: over budget ({row['seconds']} s, "
+            f"{row['peak_mb']} MB); measuring it again",
+            flush=True,
+        )
+
+
+def _measure_file(path: str):
+    md = Path(path)
+    return measure_until_within(md, jupytext.read(md))
+
+
+def measure_all(chapters, jobs: int):
+    """Yield ``(md, row, executed)`` for each of ``chapters`` (``(md,
+    notebook)`` pairs) as it finishes: one at a time with ``jobs`` 1, else
+    ``jobs`` spawned workers, each pinned to a core of its own, so every
+    chapter and its floor run on one core that nothing else uses."""
+    cores = sorted(os.sched_getaffinity(0))
+    if jobs == 1 or len(cores) < 2 or len(chapters) < 2:
+        for md, chapter in chapters:
+            yield (md, *measure_until_within(md, chapter))
+        return
+    jobs = min(jobs, len(cores), len(chapters))
+    context = multiprocessing.get_context("spawn")
+    free = context.Queue()
+    for core in cores[:jobs]:
+        free.put(core)
+    with ProcessPoolExecutor(
+        jobs, context, initializer=_pin_to_a_core, initargs=(free,)
+    ) as pool:
+        running = {
+            pool.submit(_measure_file, str(md)): md for md, _ in chapters
+        }
+        for done in as_completed(running):
+            yield (running[done], *done.result())
+
+
 def bench(
-    root: Path, only: list[str] | None = None, cache: Path | None = None
+    root: Path,
+    only: list[str] | None = None,
+    cache: Path | None = None,
+    jobs: int = 1,
 ) -> list[dict]:
-    """One row per chapter in the toc (or those matching ``only``):
-    chapter, seconds, floor_seconds, ratio, peak_mb, floor_mb,
-    within_budget. With ``cache``, each executed chapter is stored in that
-    jupyter-cache (:func:`store_in_cache`)."""
+    """One row per chapter in the toc (or those matching ``only``), in toc
+    order: chapter, seconds, floor_seconds, ratio, peak_mb, floor_mb,
+    within_budget; ``jobs`` chapters at a time (:func:`measure_all`). With
+    ``cache``, each executed chapter is stored in that jupyter-cache
+    (:func:`store_in_cache`)."""
+    if jobs < 1:
+        raise ValueError(f"jobs must be at least 1, got {jobs}")
     chapters = [
         (md, jupytext.read(md))
         for md in toc_chapters(root)
         if not only or any(part in md.stem for part in only)
     ]
-    # Unmeasured: the first import of a module after `make setup` compiles
-    # it (pip installs with --no-compile) and reads it from disk; that
-    # one-time cost must not count against the first chapter that imports it.
+    # Unmeasured: the first import of each module after `make setup` reads
+    # it from disk; that one-time cost must not count against the first
+    # chapter that imports it.
     warm_up = nbformat.v4.new_notebook()
     warm_up.cells.append(
         nbformat.v4.new_code_cell(warm_up_source(c for _, c in chapters))
     )
     if chapters:
         run_notebook(warm_up, chapters[0][0].parent)
-    rows = []
-    for md, chapter in chapters:
-        floor = nbformat.v4.new_notebook(metadata=chapter.metadata)
-        floor.cells.append(nbformat.v4.new_code_cell(floor_source(chapter)))
-        floor_run = run_notebook(floor, md.parent)
-        chapter_run = run_notebook(chapter, md.parent)
+    notebooks = dict(chapters)
+    rows = {}
+    for md, row, executed in measure_all(chapters, jobs):
         if cache is not None:
-            executed, seconds = chapter_run["executed"], chapter_run["seconds"]
-            store_in_cache(cache, md, chapter, executed, seconds)
-        time_budget = TIME_FACTOR * floor_run["seconds"] + TIME_SLACK_S
-        row = {
-            "chapter": md.stem,
-            "seconds": round(chapter_run["seconds"], 2),
-            "floor_seconds": round(floor_run["seconds"], 2),
-            "ratio": round(chapter_run["seconds"] / floor_run["seconds"], 2),
-            "time_budget_seconds": round(time_budget, 2),
-            "peak_mb": round(chapter_run["peak_mb"], 1),
-            "floor_mb": round(floor_run["peak_mb"], 1),
-        }
-        row["within_budget"] = bool(
-            chapter_run["seconds"] <= time_budget
-            and chapter_run["peak_mb"] <= PEAK_MB_BUDGET
-        )
-        rows.append(row)
+            store_in_cache(cache, md, notebooks[md], executed, row["seconds"])
+        rows[md] = row
         print(_format_row(row), flush=True)
-    return rows
+    return [rows[md] for md, _ in chapters]
 
 
 _COLUMNS = [
@@ -362,11 +441,18 @@ def main(argv=None) -> int:
         help="also store each executed chapter in this jupyter-cache (the "
         "build's, _build/.jupyter_cache), so the build does not run it again",
     )
+    parser.add_argument(
+        "--jobs",
+        "-j",
+        type=int,
+        default=1,
+        help="chapters measured at a time, each on a core of its own",
+    )
     args = parser.parse_args(argv)
     out = args.out or args.root / "_build" / "bench"
     kernel_environment()
     print(_format_row({c: c for c in _COLUMNS}))
-    rows = bench(args.root, args.chapter, args.cache)
+    rows = bench(args.root, args.chapter, args.cache, args.jobs)
     write_reports(rows, out)
     over = [r["chapter"] for r in rows if not r["within_budget"]]
     print(
