@@ -151,3 +151,22 @@ def test_jobs_must_be_positive(tmp_path):
     root = _book(tmp_path, "x = 1")
     with pytest.raises(ValueError, match="jobs must be at least 1"):
         bench.bench(root, jobs=0)
+
+
+def test_without_pinning_the_chapters_run_one_at_a_time(monkeypatch):
+    """Where processes cannot be pinned to a core (macOS), ``jobs`` 2 runs
+    the chapters in this process, one after the other."""
+    monkeypatch.delattr(bench.os, "sched_setaffinity", raising=False)
+    ran = []
+
+    def fake(md, chapter):
+        ran.append(md)
+        return {"chapter": md}, chapter
+
+    monkeypatch.setattr(bench, "measure_until_within", fake)
+    chapters = [("a", "A"), ("b", "B")]
+    assert list(bench.measure_all(chapters, 2)) == [
+        ("a", {"chapter": "a"}, "A"),
+        ("b", {"chapter": "b"}, "B"),
+    ]
+    assert ran == ["a", "b"]

@@ -275,8 +275,11 @@ def measure_all(chapters, jobs: int):
     """Yield ``(md, row, executed)`` for each of ``chapters`` (``(md,
     notebook)`` pairs) as it finishes: one at a time with ``jobs`` 1, else
     ``jobs`` spawned workers, each pinned to a core of its own, so every
-    chapter and its floor run on one core that nothing else uses."""
-    cores = sorted(os.sched_getaffinity(0))
+    chapter and its floor run on one core that nothing else uses. Where a
+    process cannot be pinned (macOS has no ``sched_setaffinity``), or
+    there is one core, one at a time."""
+    pinnable = hasattr(os, "sched_setaffinity")
+    cores = sorted(os.sched_getaffinity(0)) if pinnable else []
     if jobs == 1 or len(cores) < 2 or len(chapters) < 2:
         for md, chapter in chapters:
             yield (md, *measure_until_within(md, chapter))
