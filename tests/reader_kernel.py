@@ -20,6 +20,7 @@ from pathlib import Path
 
 import nbformat
 
+from booktools import assignments as A
 from booktools import notebooks as N
 from toc import ROOT
 
@@ -167,3 +168,32 @@ class ReaderKernel:
             resources={"metadata": {"path": str(workdir)}},
         ).execute()
         return notebook
+
+
+# The verdicts on an executed student notebook (tests/test_notebooks.py runs
+# every chapter's; tests/test_assignments.py proves them on a synthetic one)
+
+
+def checks_passing_on_stubs(executed, exercises):
+    """The labels of the exercises with a check cell that ran without error."""
+    return [
+        e.label
+        for e in exercises
+        for i in e.check_cells
+        if A.cell_error(executed.cells[i]) is None
+    ]
+
+
+def other_cells_failing(executed, exercises):
+    """The code cells outside the exercises (not a solution, not a check)
+    that raised."""
+    exercise_cells = {
+        i for e in exercises for i in e.solution_cells + e.check_cells
+    }
+    return [
+        f"cell {i} ({A.cell_error(cell)})"
+        for i, cell in enumerate(executed.cells)
+        if cell.cell_type == "code"
+        and i not in exercise_cells
+        and A.cell_error(cell)
+    ]

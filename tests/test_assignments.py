@@ -10,16 +10,12 @@ Three parts:
     no kernel);
 (c) the both-ways proof: every chapter's STUDENT notebook is executed and
     every check cell must raise (a check that passes on the stub grades
-    nothing). The other half, every check passing on the reference
-    answers, is the run of the chapter's reader notebook, which holds the
-    answers (tests/test_notebooks.py).
-
-Layout for pytest-xdist: `make test` uses `--dist loadscope`, which sends
-all module-level tests of this file to one worker but each test class to a
-worker of its own. Part (c) is therefore one class per chapter (made below
-from the toc), so the executions, each as long as the chapter, spread over
-both workers beside the reader-notebook runs; the notebook is executed once
-per class (a class-scoped fixture) and read by both of its tests.
+    nothing), and every other cell must run. The other half, every check
+    passing on the reference answers, is the run of the chapter's reader
+    notebook, which holds the answers. Both run in one kernel per chapter,
+    in tests/test_notebooks.py (see ``student_with_answers`` there);
+    this file proves on a synthetic chapter that the two verdicts catch a
+    vacuous check and a cell that needs an answer.
 """
 
 from __future__ import annotations
@@ -34,7 +30,7 @@ import pytest
 
 from booktools import assignments as A
 from booktools.commonmark import SITE_INDEX, SiteIndex
-from reader_kernel import ReaderKernel
+from reader_kernel import checks_passing_on_stubs, other_cells_failing
 from toc import ROOT
 
 CHAPTERS = A.toc_chapters(ROOT)
@@ -718,40 +714,14 @@ def test_every_exercise_has_a_check(md):
 
 
 # --------------------------------------------------------------------------
-# (c) Every chapter's student notebook, executed: every check must fail on
-# the stubs
+# (c) The proof that a check grades, on a synthetic chapter. Every chapter's
+# student notebook is executed in tests/test_notebooks.py, in the same
+# kernel run as its reader notebook.
 
 
-def checks_passing_on_stubs(executed, exercises):
-    """The labels of the exercises with a check cell that ran without error."""
-    return [
-        e.label
-        for e in exercises
-        for i in e.check_cells
-        if A.cell_error(executed.cells[i]) is None
-    ]
-
-
-def other_cells_failing(executed, exercises):
-    """The code cells outside the exercises (not a solution, not a check)
-    that raised."""
-    exercise_cells = {
-        i for e in exercises for i in e.solution_cells + e.check_cells
-    }
-    return [
-        f"cell {i} ({A.cell_error(cell)})"
-        for i, cell in enumerate(executed.cells)
-        if cell.cell_type == "code"
-        and i not in exercise_cells
-        and A.cell_error(cell)
-    ]
-
-
-def test_the_proof_catches_a_vacuous_check_and_a_cell_that_needs_an_answer():
-    """Part (c) on a synthetic chapter: a check satisfied by a stale value,
-    and a later cell that uses an answer, are both found; the honest
-    exercise is not."""
-    vacuous = textwrap.dedent("""
+#: An exercise whose check a stale value satisfies, and a cell that calls the
+#: answer of EXERCISE_IN_DEF (tests/test_notebooks.py uses it too).
+VACUOUS = textwrap.dedent("""
     ```{code-cell} ipython3
     total = 6
     ```
@@ -784,9 +754,15 @@ def test_the_proof_catches_a_vacuous_check_and_a_cell_that_needs_an_answer():
     ```{code-cell} ipython3
     print(last([[1]], [1]))
     ```
-    """)
+""")
+
+
+def test_the_proof_catches_a_vacuous_check_and_a_cell_that_needs_an_answer():
+    """Part (c) on a synthetic chapter: a check satisfied by a stale value,
+    and a later cell that uses an answer, are both found; the honest
+    exercise is not."""
     student, exercises = A.student_notebook(
-        chapter(EXERCISE_IN_DEF + vacuous), "synthetic.md"
+        chapter(EXERCISE_IN_DEF + VACUOUS), "synthetic.md"
     )
     executed = A.execute(student, cwd=ROOT / "chapters", timeout=60)
     assert checks_passing_on_stubs(executed, exercises) == ["ex-99-stale"]
@@ -795,53 +771,3 @@ def test_the_proof_catches_a_vacuous_check_and_a_cell_that_needs_an_answer():
         len(failing) == 1
         and "NotImplementedError: Exercise ex-99-last" in failing[0]
     ), failing
-
-
-@pytest.fixture(scope="session")
-def student_kernel(tmp_path_factory):
-    """A kernel as a student's Jupyter has it: the book's package and its
-    libraries, none of the book build's packages (once per worker)."""
-    kernel = ReaderKernel(tmp_path_factory.mktemp("student-kernel"))
-    kernel.install_book_package()
-    return kernel
-
-
-@pytest.fixture(scope="class")
-def run(request, student_kernel):
-    """The student notebook of the class's chapter, executed once, errors
-    allowed (the stubs raise), in the student kernel."""
-    student, exercises = _student(request.cls.chapter)
-    executed = student_kernel.run(student, timeout=120, allow_errors=True)
-    return executed, exercises
-
-
-def _student_run_class(md):
-    name = md.relative_to(ROOT).as_posix()
-
-    class StudentRun:
-        chapter = md
-
-        def test_every_check_fails_on_the_stubs(self, run):
-            passing = checks_passing_on_stubs(*run)
-            assert not passing, (
-                f"{name}: the check of exercise(s) {passing} passes in the "
-                "student notebook, where the answer is `raise "
-                "NotImplementedError`, so it grades nothing: make it test "
-                "the answer (for a top-level answer, use a name not defined "
-                "earlier in the chapter)"
-            )
-
-        def test_the_rest_of_the_chapter_runs_without_the_answers(self, run):
-            failing = other_cells_failing(*run)
-            assert not failing, (
-                f"{name}: in the student notebook, {failing} raise(s): a "
-                "cell outside the exercises must "
-                "not need an exercise's answer"
-            )
-
-    StudentRun.__name__ = StudentRun.__qualname__ = f"TestStudent_{md.stem}"
-    return StudentRun
-
-
-for _md in CHAPTERS:
-    globals()[f"TestStudent_{_md.stem}"] = _student_run_class(_md)

@@ -4,29 +4,34 @@ Three parts:
 
 (a) the MyST-to-CommonMark converter (``booktools.commonmark``) on small
     synthetic texts: every construct the chapters use, and the errors;
-(b) every chapter in _toc.yml as a reader notebook, executed top to bottom
-    in a kernel where the book build's packages cannot be imported (a
-    meta-path finder installed by a ``.pth`` file of the kernel's own
-    environment blocks them at start-up) and the book's package is not
-    installed until the notebook's first cell installs it, from a copy of
-    this checkout (``RNNBOOK_SOURCE``) instead of the repository's URL.
-    This run replaces the old nbval run of the chapters in ``make test``:
-    the reader notebook holds every code cell of the chapter, so its asserts
-    prove the chapter's claims, and without the build's packages. The glue
-    values the run computes are then put into the text, and no markdown
-    cell of the reader or of the student notebook may hold MyST syntax,
-    checked with the MyST parser (roles and directives are their own
-    tokens there);
+(b) every chapter in _toc.yml as a reader notebook and as a student
+    notebook, executed in one kernel run (``student_with_answers``) where
+    the book build's packages cannot be imported (a meta-path finder
+    installed by a ``.pth`` file of the kernel's own environment blocks
+    them at start-up) and the book's package is not installed until the
+    reader notebook's first cell installs it, from a copy of this checkout
+    (``RNNBOOK_SOURCE``) instead of the repository's URL. The student
+    notebook runs cell by cell as a student runs it: every check must fail
+    on its stub and every other cell must run. After each exercise's check
+    the reader's answer and the check run too, and must pass; then the
+    stub is put back. So every code cell of the reader notebook runs, and
+    its asserts prove the chapter's claims without the build's packages.
+    The glue values the run computes are then put into the text, and no
+    markdown cell of the reader or of the student notebook may hold MyST
+    syntax, checked with the MyST parser (roles and directives are their
+    own tokens there);
 (c) binder/requirements.txt: exactly what running the chapters needs,
     pinned as in requirements.txt, with no test or documentation tool.
 
 Layout for pytest-xdist (``--dist loadscope``): part (b) is one class per
 chapter, so the runs spread over both workers; each worker makes the
-kernel's environment once (a session fixture).
+kernel's environment once (a session fixture). One run per chapter instead
+of a reader run and a student run halved what part (b) costs.
 """
 
 from __future__ import annotations
 
+import ast
 import json
 import os
 import re
@@ -44,7 +49,11 @@ from packaging.utils import canonicalize_name
 from booktools import assignments as A
 from booktools import commonmark as C
 from booktools import notebooks as N
-from reader_kernel import ReaderKernel
+from reader_kernel import (
+    ReaderKernel,
+    checks_passing_on_stubs,
+    other_cells_failing,
+)
 from toc import ROOT
 
 CHAPTERS = A.toc_chapters(ROOT)
@@ -601,39 +610,175 @@ def book_for_tests(glue_by_doc) -> C.Book:
     return book
 
 
+#: How a reader notebook's hidden solution cell starts (Colab's form title).
+SOLUTION_TITLE = "# @title Solution to "
+
+
+def bound_names(sources) -> list[str]:
+    """The names the top-level statements of ``sources`` bind."""
+    names = []
+    for source in sources:
+        for statement in ast.parse(source).body:
+            for node in ast.walk(statement):
+                if isinstance(node, ast.Name) and isinstance(
+                    node.ctx, ast.Store
+                ):
+                    names.append(node.id)
+            if isinstance(
+                statement,
+                (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef),
+            ):
+                names.append(statement.name)
+            if isinstance(statement, (ast.Import, ast.ImportFrom)):
+                names += [
+                    (a.asname or a.name).partition(".")[0]
+                    for a in statement.names
+                ]
+    return sorted(set(names))
+
+
+SAVE = (
+    "_saved_by_test = {{n: globals()[n] for n in {names!r} if n in globals()}}"
+)
+RESTORE = (
+    "for _name in {names!r}:\n"
+    "    globals().pop(_name, None)\n"
+    "globals().update(_saved_by_test)\n"
+    'globals().pop("_name", None)\n'
+    "del _saved_by_test"
+)
+
+
+def student_with_answers(reader, md, name):
+    """One notebook for one kernel run of a chapter: the reader notebook's
+    set-up cell (it installs the book's package), then the student
+    notebook, where after each exercise's check the reader's answer and the
+    same check run too, between a cell that saves what the answer will
+    rebind and one that puts it back (the student's stubs, no answer).
+    Last, :data:`GLUE_DUMP`.
+
+    The student notebook's cells run in order, as a student runs them,
+    each in the state a student has. The reader's cells are the same code
+    with the answers in their places, so the whole reader notebook runs
+    too: one kernel start and one pass over the chapter instead of two.
+    Returns the notebook, the student notebook and its exercises, and
+    where in the run the student's cells and the reader's are."""
+    chapter = A.read_chapter(md)
+    student, exercises = A.student_notebook(chapter, name)
+    answers, answer_exercises = A.student_notebook(chapter, name, True)
+    codes = [i for i, c in enumerate(reader.cells) if c.cell_type == "code"]
+    cells = [*reader.cells[: codes[0] + 1]]
+    at = {"reader": list(range(len(cells))), "student": []}
+    after = {max(e.check_cells): k for k, e in enumerate(exercises)}
+    for i, cell in enumerate(student.cells):
+        at["student"].append(len(cells))
+        cells.append(cell)
+        if i not in after:
+            continue
+        answer = answer_exercises[after[i]]
+        names = bound_names(
+            answers.cells[j].source for j in answer.solution_cells
+        )
+        cells.append(nbformat.v4.new_code_cell(SAVE.format(names=names)))
+        for j in sorted(answer.solution_cells + answer.check_cells):
+            at["reader"].append(len(cells))
+            cells.append(answers.cells[j])
+        cells.append(nbformat.v4.new_code_cell(RESTORE.format(names=names)))
+    cells.append(nbformat.v4.new_code_cell(GLUE_DUMP))
+    merged = nbformat.v4.new_notebook(metadata=reader.metadata)
+    merged.cells = cells
+    merged = nbformat.from_dict(json.loads(json.dumps(merged)))
+    return merged, student, exercises, at
+
+
+def student_view(executed, student, at):
+    """The student notebook with the outputs of its cells in the run."""
+    view = nbformat.from_dict(json.loads(json.dumps(student)))
+    view.cells = [executed.cells[i] for i in at["student"]]
+    return view
+
+
+def reader_view(executed, student, exercises, at):
+    """The cells of the run that make up the reader notebook: the set-up
+    cell, the student's cells other than stubs and checks, and the
+    reader's answers and checks."""
+    stubs = {i for e in exercises for i in e.solution_cells + e.check_cells}
+    chapter = [k for i, k in enumerate(at["student"]) if i not in stubs]
+    view = nbformat.v4.new_notebook()
+    view.cells = [executed.cells[k] for k in sorted([*at["reader"], *chapter])]
+    return view
+
+
 @pytest.fixture(scope="class")
 def run(request, kernel):
-    """The class's chapter as a reader notebook (glue values stood in for:
-    the code is the same), executed once; and that notebook."""
+    """The class's chapter: its reader notebook (glue values stood in for:
+    the code is the same) and its student notebook, run once together
+    (:func:`student_with_answers`), errors allowed (the stubs raise).
+    Returns the executed reader part, the reader notebook, the executed
+    student part and the exercises."""
     md = request.cls.chapter
     name = md.relative_to(ROOT).as_posix()
     docname = name.removesuffix(".md")
     stand_in = book_for_tests({docname: StandInGlue()})
-    notebook = N.reader_notebook(md, ROOT, stand_in)
-    notebook.cells.append(nbformat.v4.new_code_cell(GLUE_DUMP))
+    reader = N.reader_notebook(md, ROOT, stand_in)
     try:
-        return kernel.run(notebook), notebook
-    except Exception as error:  # nbclient's CellExecutionError
+        merged, student, exercises, at = student_with_answers(reader, md, name)
+    except A.AssignmentError as error:
         pytest.fail(
-            f"{name}: the reader notebook fails outside the build:\n{error}"[
-                :6000
-            ]
+            f"the exercises of {name} break the course format: {error}"
         )
+    try:
+        executed = kernel.run(merged, allow_errors=True)
+    except Exception as error:  # nbclient's CellExecutionError, a timeout
+        pytest.fail(
+            f"{name}: the run of its notebooks failed:\n{error}"[:6000]
+        )
+    return (
+        reader_view(executed, student, exercises, at),
+        reader,
+        student_view(executed, student, at),
+        exercises,
+        executed,
+    )
+
+
+def test_one_run_gives_the_student_and_the_reader_verdicts(kernel, tmp_path):
+    """:func:`student_with_answers` on a synthetic chapter: the student's
+    stale check and the cell that needs an answer are found (the answer is
+    put back to the stub after the reader's check), and every reader
+    answer passes its check."""
+    from test_assignments import EXERCISE_IN_DEF, VACUOUS
+
+    (tmp_path / "chapters").mkdir()
+    (tmp_path / "requirements.txt").write_text("")
+    md = tmp_path / "chapters" / "99_a.md"
+    front = CHAPTER.split("# A chapter")[0]
+    md.write_text(front + EXERCISE_IN_DEF + VACUOUS)
+    name = "chapters/99_a.md"
+    reader = N.reader_notebook(md, tmp_path, book_for_tests({}))
+    merged, student, exercises, at = student_with_answers(reader, md, name)
+    executed = kernel.run(merged, allow_errors=True)
+    view = student_view(executed, student, at)
+    assert checks_passing_on_stubs(view, exercises) == ["ex-99-stale"]
+    failing = other_cells_failing(view, exercises)
+    assert len(failing) == 1 and "ex-99-last" in failing[0], failing
+    answered = [A.cell_error(executed.cells[k]) for k in at["reader"]]
+    assert len(answered) > 4 and answered == [None] * len(answered)
 
 
 def _reader_run_class(md):
     name = md.relative_to(ROOT).as_posix()
     docname = name.removesuffix(".md")
 
-    class ReaderRun:
+    class ChapterRun:
         chapter = md
 
         def test_runs_top_to_bottom_without_the_build(self, run):
-            executed, _ = run
+            executed = run[0]
             assert first_error(executed) is None, first_error(executed)
 
         def test_markdown_has_no_myst_with_the_computed_values(self, run):
-            executed, _ = run
+            executed = run[4]
             book = book_for_tests({docname: captured_glue(executed)})
             reader = N.reader_notebook(md, ROOT, book)
             student, _ = A.student_notebook(
@@ -647,7 +792,7 @@ def _reader_run_class(md):
                 assert not left, f"{name}, {kind} notebook: {left}"
 
         def test_markdown_outputs_have_no_myst(self, run):
-            executed, _ = run
+            executed = run[4]
             left = [
                 f"cell {i}: {myst_syntax(''.join(o['data']['text/markdown']))}"
                 for i, cell in enumerate(executed.cells)
@@ -658,23 +803,41 @@ def _reader_run_class(md):
             assert not left, f"{name}: Markdown outputs with MyST: {left}"
 
         def test_no_solution_is_visible(self, run):
-            _, notebook = run
+            notebook = run[1]
             hidden = [
                 c
                 for c in notebook.cells
-                if c.source.startswith("# @title Solution to ")
+                if c.source.startswith(SOLUTION_TITLE)
             ]
             assert hidden and all(
                 c.metadata["jupyter"]["source_hidden"] for c in hidden
             )
             assert "BEGIN SOLUTION" not in json.dumps(notebook)
 
-    ReaderRun.__name__ = ReaderRun.__qualname__ = f"TestReader_{md.stem}"
-    return ReaderRun
+        def test_every_check_fails_on_the_stubs(self, run):
+            passing = checks_passing_on_stubs(run[2], run[3])
+            assert not passing, (
+                f"{name}: the check of exercise(s) {passing} passes in the "
+                "student notebook, where the answer is `raise "
+                "NotImplementedError`, so it grades nothing: make it test "
+                "the answer (for a top-level answer, use a name not defined "
+                "earlier in the chapter)"
+            )
+
+        def test_the_rest_of_the_chapter_runs_without_the_answers(self, run):
+            failing = other_cells_failing(run[2], run[3])
+            assert not failing, (
+                f"{name}: in the student notebook, {failing} raise(s): a "
+                "cell outside the exercises must "
+                "not need an exercise's answer"
+            )
+
+    ChapterRun.__name__ = ChapterRun.__qualname__ = f"TestChapter_{md.stem}"
+    return ChapterRun
 
 
 for _md in CHAPTERS:
-    globals()[f"TestReader_{_md.stem}"] = _reader_run_class(_md)
+    globals()[f"TestChapter_{_md.stem}"] = _reader_run_class(_md)
 
 
 # --------------------------------------------------------------------------
