@@ -315,6 +315,13 @@ def test_a_free_worker_goes_where_the_most_seconds_wait():
     assert M._next_chapter(queued, busy, took) == "fast"
     queued["fast"].clear()
     assert M._next_chapter(queued, busy, took) is None
+    # a chapter not started yet goes before a second worker on one that is
+    queued["new"] = deque("n")
+    took["slow"] = [10.0]
+    assert M._next_chapter(queued, busy, took) == "slow"
+    took["slow"] = [1.0]
+    assert M._next_chapter(queued, busy, took) == "new"
+    del queued["new"]
     # before any has run, mutants count alike: the most waiting goes first
     queued["fast"].extend("uvwxyz")
     assert M._next_chapter(queued, [], {}) == "fast"

@@ -754,12 +754,13 @@ def _next_chapter(queued, workers, spent=None) -> str | None:
         waiting = len(queued[chapter]) * _expected_seconds(chapter, spent)
         return waiting / (on[chapter] + 1)
 
-    chapter = max(queued, key=share)
-    if not queued[chapter]:
-        return None
-    if on[chapter] and share(chapter) < MIN_SHARE_SECONDS:
-        return None
-    return chapter
+    worth = [
+        chapter
+        for chapter in queued
+        if queued[chapter]
+        and (not on[chapter] or share(chapter) >= MIN_SHARE_SECONDS)
+    ]
+    return max(worth, key=share) if worth else None
 
 
 def _died(worker: Worker, queued) -> Result | None:
