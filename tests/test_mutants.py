@@ -326,3 +326,24 @@ def test_a_free_worker_goes_where_the_most_seconds_wait():
     queued["fast"].extend("uvwxyz")
     assert M._next_chapter(queued, [], {}) == "fast"
     assert M._next_chapter({M.KERNELS: deque()}, [], {}) is None
+
+
+def test_the_bench_report_starts_the_slowest_chapters_first(tmp_path):
+    """Before any mutant has run, the bench's report guesses each chapter's
+    cost per mutant (half its time beyond the floor): the slow chapter
+    with fewer mutants starts first. A missing report guesses nothing."""
+    report = tmp_path / "bench.json"
+    report.write_text(
+        '[{"chapter": "09_slow", "seconds": 31.0, "floor_seconds": 8.0},'
+        ' {"chapter": "04_fast", "seconds": 7.0, "floor_seconds": 3.0}]'
+    )
+    prior = M.costs_from_bench(report)
+    assert prior == {"chapters/09_slow.md": 11.5, "chapters/04_fast.md": 2.0}
+    assert M.costs_from_bench(tmp_path / "none.json") == {}
+    queued = {
+        M.KERNELS: deque(),
+        "chapters/09_slow.md": deque("abc"),
+        "chapters/04_fast.md": deque("uvwxyz"),
+    }
+    assert M._next_chapter(queued, [], {}, prior) == "chapters/09_slow.md"
+    assert M._next_chapter(queued, [], {}) == "chapters/04_fast.md"

@@ -30,7 +30,9 @@ Two ways to run a mutant give the same verdicts:
   serve one chapter (:func:`run_all`): a worker takes that chapter's
   mutants one by one until none is left, then ends, and a fresh one starts
   for the chapter with the most seconds of mutants waiting per worker
-  (measured from its mutants so far). A worker, the
+  (measured from its mutants so far; before that, guessed from the bench's
+  report when there is one, so the slowest chapters start first). A
+  worker, the
   zygote, creates an IPython shell set up as a kernel's (the inline Matplotlib
   backend; a traceback it shows counts as the cell's error, as a kernel's
   error output does) and runs the chapter's first code cell, unmutated:
@@ -730,29 +732,52 @@ def start_worker(root, chapter: str, timeout: int, stop_before=None):
     return Worker(process, conn, chapter)
 
 
-def _expected_seconds(chapter: str, spent) -> float:
+def _expected_seconds(chapter: str, spent, prior=None) -> float:
     """What one more mutant of ``chapter`` should take: the mean of its
-    mutants so far, else of all mutants so far, else
+    mutants so far, else its ``prior`` (from the bench,
+    :func:`costs_from_bench`), else the mean of all mutants so far, else
     :data:`PRIOR_SECONDS`."""
     mine = spent.get(chapter)
+    if mine:
+        return sum(mine) / len(mine)
+    if prior and chapter in prior:
+        return prior[chapter]
     everyone = [s for seconds in spent.values() for s in seconds]
-    for seconds in (mine, everyone):
-        if seconds:
-            return sum(seconds) / len(seconds)
+    if everyone:
+        return sum(everyone) / len(everyone)
     return PRIOR_SECONDS
 
 
-def _next_chapter(queued, workers, spent=None) -> str | None:
+def costs_from_bench(path: Path) -> dict[str, float]:
+    """A first guess at each chapter's cost per mutant from a bench report
+    (``bench.json`` of ``make bench``): half of what the chapter costs
+    beyond its floor, since a mutant runs the chapter up to the cell that
+    must fail. {} when there is no report or it cannot be read."""
+    try:
+        rows = json.loads(Path(path).read_text())
+        return {
+            f"chapters/{row['chapter']}.md": max(
+                0.5, (row["seconds"] - row["floor_seconds"]) / 2
+            )
+            for row in rows
+        }
+    except (OSError, ValueError, KeyError, TypeError):
+        return {}
+
+
+def _next_chapter(queued, workers, spent=None, prior=None) -> str | None:
     """The chapter a new worker should serve: the most seconds of mutants
     waiting per worker already on it, from the seconds its mutants took
-    so far (``spent``: {chapter: [seconds, ...]}); None when none is worth
-    a warm-up. A chapter with no worker yet is always worth one."""
+    so far (``spent``: {chapter: [seconds, ...]}) or else its ``prior``;
+    None when none is worth a warm-up. A chapter with no worker yet is
+    always worth one, so the slowest chapters start first and the last,
+    slow chapter gets both workers."""
     on = Counter(w.chapter for w in workers)
     spent = spent or {}
 
     def share(chapter):
-        waiting = len(queued[chapter]) * _expected_seconds(chapter, spent)
-        return waiting / (on[chapter] + 1)
+        each = _expected_seconds(chapter, spent, prior)
+        return len(queued[chapter]) * each / (on[chapter] + 1)
 
     worth = [
         chapter
@@ -786,7 +811,7 @@ def _feed(worker: Worker, queued) -> bool:
     return worker.mutant is not None
 
 
-def run_all(root, mutants, jobs=2, timeout=300, kernel=False):
+def run_all(root, mutants, jobs=2, timeout=300, kernel=False, prior=None):
     """Yield each mutant's result as it arrives. ``jobs`` worker processes
     at a time each serve one chapter, taking its mutants one by one until
     none is left; then the process ends and a new one starts for the
@@ -799,7 +824,7 @@ def run_all(root, mutants, jobs=2, timeout=300, kernel=False):
     try:
         while any(queued.values()) or workers:
             while len(workers) < jobs:
-                chapter = _next_chapter(queued, workers.values(), spent)
+                chapter = _next_chapter(queued, workers.values(), spent, prior)
                 if chapter is None:
                     break
                 stop = stop_before.get(chapter)
@@ -834,13 +859,14 @@ def run_all(root, mutants, jobs=2, timeout=300, kernel=False):
 
 
 def run_catalog(
-    root, mutants, jobs=2, timeout=300, report=print, kernel=False
+    root, mutants, jobs=2, timeout=300, report=print, kernel=False, prior=None
 ):
     """Run every mutant, ``jobs`` processes at a time (with ``kernel``,
-    each in a fresh kernel); call ``report`` with each line as results
-    arrive; return the results in catalog order."""
+    each in a fresh kernel; ``prior``: :func:`costs_from_bench`); call
+    ``report`` with each line as results arrive; return the results in
+    catalog order."""
     results = {}
-    for result in run_all(root, mutants, jobs, timeout, kernel):
+    for result in run_all(root, mutants, jobs, timeout, kernel, prior):
         results[result.id] = result
         report(format_result(result))
     return [results[m.id] for m in mutants]
@@ -903,6 +929,14 @@ def main(argv: list[str] | None = None) -> int:
         help="run every mutant in a fresh kernel (slower; no zygotes)",
     )
     parser.add_argument("--out", default=Path("_build") / "mutants", type=Path)
+    parser.add_argument(
+        "--costs",
+        default=None,
+        type=Path,
+        help="a bench report (bench.json) to start the slowest chapters "
+        "first; only the order changes (default: ROOT/_build/bench/"
+        "bench.json when it exists)",
+    )
     args = parser.parse_args(argv)
 
     kernel_environment()
@@ -931,9 +965,12 @@ def main(argv: list[str] | None = None) -> int:
     if args.chapter or args.id:
         thin = []  # a partial run says nothing about the catalog's coverage
 
+    prior = costs_from_bench(
+        args.costs or root / "_build" / "bench" / "bench.json"
+    )
     start = time.perf_counter()
     results = run_catalog(
-        root, mutants, args.jobs, args.timeout, kernel=args.kernel
+        root, mutants, args.jobs, args.timeout, kernel=args.kernel, prior=prior
     )
     killed = sum(r.verdict == "killed" for r in results)
     elapsed = time.perf_counter() - start
