@@ -22,7 +22,7 @@ TOOLS  := PYTHONPATH=$(CURDIR)/code $(PY)
 
 help:
 	@echo "make book   build the HTML site (executes every chapter) into $(BUILD)/html"
-	@echo "make test   unit tests, pairing and toc checks, every chapter's reader notebook run, and the strict build"
+	@echo "make test   unit tests, pairing and toc checks, every chapter's reader and student notebooks (one run), and the strict build"
 	@echo "make bench  time and peak memory of every chapter against its imports-only floor; fails over budget"
 	@echo "           (the executed chapters go into the build's cache: make book then runs none again)"
 	@echo "make mutants  run the mutation catalog (tests/mutants/): every mutant must fail its chapter"
