@@ -36,6 +36,7 @@ import json
 import os
 import re
 import textwrap
+from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
 
@@ -709,6 +710,17 @@ def reader_view(executed, student, exercises, at):
     return view
 
 
+@dataclass
+class Ran:
+    """One chapter's run (:func:`student_with_answers`), seen three ways."""
+
+    reader_part: object  # the executed cells that make up the reader notebook
+    reader: object  # the reader notebook, unexecuted
+    student_part: object  # the student notebook with its executed cells
+    exercises: list
+    executed: object  # the whole run
+
+
 @pytest.fixture(scope="class")
 def run(request, kernel):
     """The class's chapter: its reader notebook (glue values stood in for:
@@ -733,7 +745,7 @@ def run(request, kernel):
         pytest.fail(
             f"{name}: the run of its notebooks failed:\n{error}"[:6000]
         )
-    return (
+    return Ran(
         reader_view(executed, student, exercises, at),
         reader,
         student_view(executed, student, at),
@@ -774,11 +786,11 @@ def _reader_run_class(md):
         chapter = md
 
         def test_runs_top_to_bottom_without_the_build(self, run):
-            executed = run[0]
-            assert first_error(executed) is None, first_error(executed)
+            error = first_error(run.reader_part)
+            assert error is None, error
 
         def test_markdown_has_no_myst_with_the_computed_values(self, run):
-            executed = run[4]
+            executed = run.executed
             book = book_for_tests({docname: captured_glue(executed)})
             reader = N.reader_notebook(md, ROOT, book)
             student, _ = A.student_notebook(
@@ -792,7 +804,7 @@ def _reader_run_class(md):
                 assert not left, f"{name}, {kind} notebook: {left}"
 
         def test_markdown_outputs_have_no_myst(self, run):
-            executed = run[4]
+            executed = run.executed
             left = [
                 f"cell {i}: {myst_syntax(''.join(o['data']['text/markdown']))}"
                 for i, cell in enumerate(executed.cells)
@@ -803,7 +815,7 @@ def _reader_run_class(md):
             assert not left, f"{name}: Markdown outputs with MyST: {left}"
 
         def test_no_solution_is_visible(self, run):
-            notebook = run[1]
+            notebook = run.reader
             hidden = [
                 c
                 for c in notebook.cells
@@ -815,7 +827,7 @@ def _reader_run_class(md):
             assert "BEGIN SOLUTION" not in json.dumps(notebook)
 
         def test_every_check_fails_on_the_stubs(self, run):
-            passing = checks_passing_on_stubs(run[2], run[3])
+            passing = checks_passing_on_stubs(run.student_part, run.exercises)
             assert not passing, (
                 f"{name}: the check of exercise(s) {passing} passes in the "
                 "student notebook, where the answer is `raise "
@@ -825,7 +837,7 @@ def _reader_run_class(md):
             )
 
         def test_the_rest_of_the_chapter_runs_without_the_answers(self, run):
-            failing = other_cells_failing(run[2], run[3])
+            failing = other_cells_failing(run.student_part, run.exercises)
             assert not failing, (
                 f"{name}: in the student notebook, {failing} raise(s): a "
                 "cell outside the exercises must "
