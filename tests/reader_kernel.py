@@ -5,14 +5,14 @@ packages, minus the book build's (a meta-path finder, installed by a
 ``.pth`` file of the environment, blocks them when the kernel starts) and
 minus ``rnnbook``, which a reader notebook's first cell installs from a
 copy of this checkout (``RNNBOOK_SOURCE``) instead of the repository's URL.
-Used by tests/test_notebooks.py (the reader notebooks) and
-tests/test_assignments.py (the student notebooks).
+Used by tests/test_notebooks.py, which runs every chapter's student and
+reader notebooks in it; the verdicts on a student notebook at the end of
+this file are shared with tests/test_assignments.py.
 """
 
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import subprocess
 import sys
@@ -91,21 +91,6 @@ class ReaderKernel:
         )
         shutil.copy(ROOT / "pyproject.toml", source)
         return source
-
-    def install_book_package(self) -> None:
-        """Install rnnbook as the reader notebook's first cell would."""
-        subprocess.run(
-            [
-                str(self.venv / "bin" / "python"),
-                "-m",
-                "pip",
-                "install",
-                "--quiet",
-                str(self.source),
-            ],
-            check=True,
-            env={**os.environ, **self.environment},
-        )
 
     @property
     def environment(self) -> dict[str, str]:

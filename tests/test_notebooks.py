@@ -616,24 +616,27 @@ SOLUTION_TITLE = "# @title Solution to "
 
 
 def bound_names(sources) -> list[str]:
-    """The names the top-level statements of ``sources`` bind."""
+    """The names the top-level statements of ``sources`` bind (a ``def``
+    or ``class`` binds its name; what its body binds stays inside it)."""
     names = []
     for source in sources:
         for statement in ast.parse(source).body:
-            for node in ast.walk(statement):
-                if isinstance(node, ast.Name) and isinstance(
-                    node.ctx, ast.Store
-                ):
-                    names.append(node.id)
             if isinstance(
                 statement,
                 (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef),
             ):
                 names.append(statement.name)
-            if isinstance(statement, (ast.Import, ast.ImportFrom)):
+            elif isinstance(statement, (ast.Import, ast.ImportFrom)):
                 names += [
                     (a.asname or a.name).partition(".")[0]
                     for a in statement.names
+                ]
+            else:
+                names += [
+                    node.id
+                    for node in ast.walk(statement)
+                    if isinstance(node, ast.Name)
+                    and isinstance(node.ctx, ast.Store)
                 ]
     return sorted(set(names))
 
@@ -699,7 +702,7 @@ def student_view(executed, student, at):
     return view
 
 
-def reader_view(executed, student, exercises, at):
+def reader_view(executed, exercises, at):
     """The cells of the run that make up the reader notebook: the set-up
     cell, the student's cells other than stubs and checks, and the
     reader's answers and checks."""
@@ -725,9 +728,8 @@ class Ran:
 def run(request, kernel):
     """The class's chapter: its reader notebook (glue values stood in for:
     the code is the same) and its student notebook, run once together
-    (:func:`student_with_answers`), errors allowed (the stubs raise).
-    Returns the executed reader part, the reader notebook, the executed
-    student part and the exercises."""
+    (:func:`student_with_answers`), errors allowed (the stubs raise);
+    a :class:`Ran`."""
     md = request.cls.chapter
     name = md.relative_to(ROOT).as_posix()
     docname = name.removesuffix(".md")
@@ -746,7 +748,7 @@ def run(request, kernel):
             f"{name}: the run of its notebooks failed:\n{error}"[:6000]
         )
     return Ran(
-        reader_view(executed, student, exercises, at),
+        reader_view(executed, exercises, at),
         reader,
         student_view(executed, student, at),
         exercises,

@@ -267,11 +267,6 @@ def measure_until_within(md: Path, chapter) -> tuple[dict, object]:
         )
 
 
-def _measure_file(path: str):
-    md = Path(path)
-    return measure_until_within(md, jupytext.read(md))
-
-
 def measure_all(chapters, jobs: int):
     """Yield ``(md, row, executed)`` for each of ``chapters`` (``(md,
     notebook)`` pairs) as it finishes: one at a time with ``jobs`` 1, else
@@ -294,7 +289,8 @@ def measure_all(chapters, jobs: int):
         jobs, context, initializer=_pin_to_a_core, initargs=(free,)
     ) as pool:
         running = {
-            pool.submit(_measure_file, str(md)): md for md, _ in chapters
+            pool.submit(measure_until_within, md, chapter): md
+            for md, chapter in chapters
         }
         for done in as_completed(running):
             yield (running[done], *done.result())
